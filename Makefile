@@ -1,0 +1,55 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+# With DATABASE_URL and CELERY_BROKER_URL set they use PostgreSQL and Redis; without, SQLite and
+# eager tasks.
+
+SHELL := /bin/bash
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+HOST ?= 127.0.0.1
+PORT ?= 8000
+
+# Find a Python 3.12 even where `python3.12` is a pyenv shim that is not active.
+PYTHON312 := $(shell for c in python3.12 $$HOME/.pyenv/versions/3.12*/bin/python3.12 /usr/local/bin/python3.12 /usr/bin/python3.12; do \
+	$$c -c 'import sys; assert sys.version_info[:2] == (3, 12)' >/dev/null 2>&1 && echo $$c && break; done)
+
+.PHONY: demo test lint fmt bench messages serve install clean
+
+$(BIN)/activate:
+	@test -n "$(PYTHON312)" || { echo "Python 3.12 is required (python3.12 not found)"; exit 1; }
+	$(PYTHON312) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/activate pyproject.toml
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+install: $(VENV)/.installed
+
+messages: install
+	@if [ -d locale ]; then $(BIN)/pybabel compile --statistics -d locale -D django 2>&1 | tail -n 2; fi
+
+demo: install messages
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	$(PY) manage.py runserver $(HOST):$(PORT)
+
+test: install messages
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy .
+	$(BIN)/lint-imports
+	env -u DATABASE_URL $(PY) manage.py makemigrations --check --dry-run
+
+fmt: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+bench: install
+	$(PY) benchmarks/ingest.py --json
+
+clean:
+	rm -rf $(VENV) var db.sqlite3*

@@ -1,0 +1,1 @@
+"""The REST API's shared pieces: API-key authentication, errors, pagination, throttling."""

@@ -1,0 +1,172 @@
+"""Domain events through a transactional outbox.
+
+`publish` writes a `DomainEvent` row inside the caller's transaction and, after commit, asks a
+Celery task to dispatch it. Dispatch runs every handler registered for the event's type; each
+handler's effects commit together with its `HandlerRun` row marked done, so a handler runs at most
+once per event even when the event is dispatched twice. A failing handler is retried with backoff
+and parked for ops after `OUTBOX_HANDLER_MAX_ATTEMPTS`. `events_sweep` re-dispatches events left
+undispatched (broker down, process killed between commit and enqueue).
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import traceback
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from postpurchase.models import DomainEvent, HandlerRun, HandlerRunState, Merchant
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[[DomainEvent], None]
+
+
+@dataclass(frozen=True)
+class RegisteredHandler:
+    name: str
+    event_type: str
+    fn: Handler
+
+
+_registry: dict[str, dict[str, RegisteredHandler]] = {}
+
+
+def register(event_type: str, name: str, fn: Handler) -> None:
+    """Subscribe `fn` to `event_type` under a stable `name` (the key of its run record)."""
+    _registry.setdefault(event_type, {})[name] = RegisteredHandler(name, event_type, fn)
+
+
+def unregister(event_type: str, name: str) -> None:
+    _registry.get(event_type, {}).pop(name, None)
+
+
+def handlers_for(event_type: str) -> list[RegisteredHandler]:
+    return list(_registry.get(event_type, {}).values())
+
+
+@contextmanager
+def subscribed(event_type: str, name: str, fn: Handler) -> Iterator[None]:
+    """Register a handler for the duration of a block (used by tests and one-off scripts)."""
+    register(event_type, name, fn)
+    try:
+        yield
+    finally:
+        unregister(event_type, name)
+
+
+def publish(
+    *, merchant: Merchant, type: str, subject: str, data: Mapping[str, Any] | None = None
+) -> DomainEvent:
+    """Record a domain event in the current transaction; it is dispatched after commit."""
+    event = DomainEvent.objects.create(
+        merchant=merchant, type=type, subject=subject, data=dict(data or {})
+    )
+    event_id = str(event.id)
+    transaction.on_commit(lambda: _enqueue_dispatch(event_id), robust=True)
+    return event
+
+
+def _enqueue_dispatch(event_id: str) -> None:
+    from postpurchase.tasks import events_dispatch
+
+    try:
+        events_dispatch.delay(event_id)
+    except Exception as exc:  # broker down: the sweeper will dispatch it later
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            raise
+        logger.warning("event %s not enqueued (%s); the sweeper will dispatch it", event_id, exc)
+
+
+def event_dispatch(*, event_id: str) -> bool:
+    """Run every due handler of one event; return True when the event is fully dispatched."""
+    event = DomainEvent.objects.filter(pk=event_id).first()
+    if event is None or event.dispatched_at is not None:
+        return True
+    DomainEvent.objects.filter(pk=event.pk).update(dispatch_attempts=F("dispatch_attempts") + 1)
+    settled = all(_run_handler(event, handler) for handler in handlers_for(event.type))
+    if settled:
+        DomainEvent.objects.filter(pk=event.pk, dispatched_at__isnull=True).update(
+            dispatched_at=timezone.now()
+        )
+    return settled
+
+
+def _handler_run(event: DomainEvent, handler: RegisteredHandler) -> HandlerRun:
+    try:
+        with transaction.atomic():
+            run, _ = HandlerRun.objects.get_or_create(
+                event=event, handler=handler.name, defaults={"state": HandlerRunState.RUNNING}
+            )
+    except IntegrityError:  # a concurrent dispatcher created it first
+        run = HandlerRun.objects.get(event=event, handler=handler.name)
+    return run
+
+
+def _run_handler(event: DomainEvent, handler: RegisteredHandler) -> bool:
+    """Run one handler once; True when it is settled (done or parked), False to retry later."""
+    run = _handler_run(event, handler)
+    if run.state in (HandlerRunState.DONE, HandlerRunState.PARKED):
+        return True
+    with transaction.atomic():
+        run = HandlerRun.objects.select_for_update().get(pk=run.pk)
+        if run.state in (HandlerRunState.DONE, HandlerRunState.PARKED):
+            return True
+        now = timezone.now()
+        if run.next_attempt_at and run.next_attempt_at > now:
+            return False
+        run.attempts += 1
+        try:
+            # The handler's writes and the "done" mark commit together, or neither does.
+            with transaction.atomic():
+                handler.fn(event)
+        except Exception:  # handler isolation: record, back off, park for ops after the limit
+            run.last_error = traceback.format_exc(limit=8)[-4000:]
+            if run.attempts >= settings.OUTBOX_HANDLER_MAX_ATTEMPTS:
+                run.state = HandlerRunState.PARKED
+                run.next_attempt_at = None
+                logger.error("handler %s parked for event %s", handler.name, event.pk)
+            else:
+                run.state = HandlerRunState.RETRYING
+                run.next_attempt_at = now + _backoff(run.attempts)
+        else:
+            run.state = HandlerRunState.DONE
+            run.last_error = ""
+            run.next_attempt_at = None
+        run.save()
+        return run.state != HandlerRunState.RETRYING
+
+
+def _backoff(attempt: int) -> timedelta:
+    base = min(2**attempt, 300)
+    return timedelta(seconds=base * (0.5 + random.random()))  # noqa: S311 - jitter, not crypto
+
+
+def handler_run_retry(*, run: HandlerRun) -> None:
+    """Give a parked handler another go (ops action); the sweeper or a dispatch picks it up."""
+    HandlerRun.objects.filter(pk=run.pk).update(
+        state=HandlerRunState.RETRYING, attempts=0, next_attempt_at=None
+    )
+    DomainEvent.objects.filter(pk=run.event_id).update(dispatched_at=None)
+    event_id = str(run.event_id)
+    transaction.on_commit(lambda: _enqueue_dispatch(event_id), robust=True)
+
+
+def events_due_for_sweep(*, limit: int | None = None) -> list[str]:
+    """Ids of events still undispatched after the sweep delay, oldest first."""
+    cutoff = timezone.now() - settings.OUTBOX_SWEEP_AFTER
+    ids = (
+        DomainEvent.objects.filter(dispatched_at__isnull=True, created_at__lte=cutoff)
+        .order_by("created_at")
+        .values_list("id", flat=True)[: limit or settings.OUTBOX_SWEEP_BATCH]
+    )
+    return [str(i) for i in ids]

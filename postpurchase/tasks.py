@@ -1,0 +1,17 @@
+"""Kernel tasks: dispatch one domain event; sweep the outbox for events left behind."""
+
+from postpurchase import outbox
+from postpurchase.tasking import platform_task
+
+
+@platform_task(name="postpurchase.events_dispatch")
+def events_dispatch(event_id: str) -> bool:
+    return outbox.event_dispatch(event_id=event_id)
+
+
+@platform_task(name="postpurchase.events_sweep", max_retries=0)
+def events_sweep() -> int:
+    ids = outbox.events_due_for_sweep()
+    for event_id in ids:
+        events_dispatch.delay(event_id)
+    return len(ids)

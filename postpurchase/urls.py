@@ -1,0 +1,9 @@
+"""Project URLs. Apps add their own includes here."""
+
+from django.conf import settings
+from django.contrib import admin
+from django.urls import path
+
+urlpatterns = [
+    path(settings.ADMIN_URL, admin.site.urls),
+]

@@ -1,0 +1,85 @@
+"""Shared fixtures: two look-alike merchants, eager Celery by default, real-service markers.
+
+Tests marked `postgres`, `broker` or `browser` run when that service is there and skip otherwise;
+with REQUIRE_SERVICES=1 (CI) a missing service is an error instead of a skip.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+
+from postpurchase.celery import app as celery_app
+
+REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
+
+
+def _service_missing(marker: str) -> str | None:
+    if marker == "postgres" and not settings.IS_POSTGRES:
+        return "needs PostgreSQL (set DATABASE_URL=postgres://...)"
+    if marker == "broker" and not settings.CELERY_BROKER_URL:
+        return "needs a Celery broker (set CELERY_BROKER_URL=redis://...)"
+    if marker == "browser" and not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        return "needs headless Chromium (apt-get install chromium)"
+    return None
+
+
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    for marker in ("postgres", "broker", "browser"):
+        if item.get_closest_marker(marker) is None:
+            continue
+        missing = _service_missing(marker)
+        if missing is None:
+            continue
+        if REQUIRE_SERVICES:
+            pytest.fail(f"REQUIRE_SERVICES=1 but this test {missing}")
+        pytest.skip(missing)
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Run tasks in-process unless the test talks to a real worker."""
+    if request.node.get_closest_marker("broker"):
+        yield
+        return
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    try:
+        yield
+    finally:
+        celery_app.conf.task_always_eager = previous
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def merchant_a(db):  # type: ignore[no-untyped-def]
+    from tests.factories import MerchantFactory
+
+    return MerchantFactory(name="Aurora Outfitters", slug="aurora", currency="USD", country="US")
+
+
+@pytest.fixture
+def merchant_b(db):  # type: ignore[no-untyped-def]
+    from tests.factories import MerchantFactory
+
+    return MerchantFactory(
+        name="Aurora Outfitters JP",
+        slug="aurora-jp",
+        currency="JPY",
+        country="JP",
+        time_zone="Asia/Tokyo",
+        default_language="ja",
+    )
