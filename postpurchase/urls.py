@@ -1,9 +1,13 @@
 """Project URLs. Apps add their own includes here."""
 
 from django.conf import settings
-from django.contrib import admin
 from django.urls import path
 
+from postpurchase import views
+from postpurchase.admin_sites import console_site, ops_site
+
 urlpatterns = [
-    path(settings.ADMIN_URL, admin.site.urls),
+    path(settings.ADMIN_URL, console_site.urls),
+    path(settings.OPS_ADMIN_URL, ops_site.urls),
+    path("healthz", views.healthz, name="healthz"),
 ]
