@@ -143,6 +143,48 @@ OUTBOX_SWEEP_AFTER = timedelta(seconds=env.int("OUTBOX_SWEEP_AFTER_SECONDS", def
 OUTBOX_SWEEP_BATCH = env.int("OUTBOX_SWEEP_BATCH", default=500)
 OUTBOX_HANDLER_MAX_ATTEMPTS = env.int("OUTBOX_HANDLER_MAX_ATTEMPTS", default=5)
 
+# --- Tracking: inbound webhooks, polling, sweeps (docs/tracking.md) ------------------------
+# Fernet keys (urlsafe base64, 32 bytes) encrypting stored webhook secrets; the first encrypts,
+# all decrypt (rotation). Empty: a key derived from SECRET_KEY.
+WEBHOOK_SECRET_KEYS = env.list("WEBHOOK_SECRET_KEYS", default=[])
+TRACKING_WEBHOOK_MAX_BODY = env.int("TRACKING_WEBHOOK_MAX_BODY", default=2_000_000)
+TRACKING_WEBHOOK_TOLERANCE = timedelta(
+    seconds=env.int("TRACKING_WEBHOOK_TOLERANCE_SECONDS", default=300)
+)
+TRACKING_WEBHOOK_BATCH = env.int("TRACKING_WEBHOOK_BATCH", default=500)
+TRACKING_WEBHOOK_STUCK_AFTER = timedelta(
+    seconds=env.int("TRACKING_WEBHOOK_STUCK_AFTER_SECONDS", default=600)
+)
+TRACKING_SHIPMENT_WINDOW = timedelta(days=env.int("TRACKING_SHIPMENT_WINDOW_DAYS", default=120))
+TRACKING_POLL_NEAR_DELIVERY = timedelta(
+    minutes=env.int("TRACKING_POLL_NEAR_DELIVERY_MINUTES", default=30)
+)
+TRACKING_POLL_IN_TRANSIT = timedelta(minutes=env.int("TRACKING_POLL_IN_TRANSIT_MINUTES", default=120))
+TRACKING_POLL_AT_REST = timedelta(minutes=env.int("TRACKING_POLL_AT_REST_MINUTES", default=480))
+TRACKING_POLL_JITTER = env.float("TRACKING_POLL_JITTER", default=0.2)
+TRACKING_POLL_MAX_BACKOFF = timedelta(hours=env.int("TRACKING_POLL_MAX_BACKOFF_HOURS", default=24))
+TRACKING_POLL_BATCH = env.int("TRACKING_POLL_BATCH", default=200)
+TRACKING_POLL_RATE_PER_MINUTE = env.dict(
+    "TRACKING_POLL_RATE_PER_MINUTE", cast={"value": int}, default={}
+)
+TRACKING_POLL_DEFAULT_RATE_PER_MINUTE = env.int("TRACKING_POLL_DEFAULT_RATE_PER_MINUTE", default=60)
+TRACKING_STALLED_AFTER = timedelta(hours=env.int("TRACKING_STALLED_AFTER_HOURS", default=72))
+TRACKING_EXPIRE_AFTER = timedelta(days=env.int("TRACKING_EXPIRE_AFTER_DAYS", default=30))
+TRACKING_IMPORT_BATCH = env.int("TRACKING_IMPORT_BATCH", default=20_000)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "tracking-poll-due": {"task": "tracking.poll_due", "schedule": timedelta(minutes=1)},
+        "tracking-webhooks-sweep": {
+            "task": "tracking.webhooks_sweep",
+            "schedule": timedelta(seconds=30),
+        },
+        "tracking-sweep-quiet": {
+            "task": "tracking.shipments_sweep_quiet",
+            "schedule": timedelta(minutes=15),
+        },
+    }
+)
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["postpurchase.api.authentication.ApiKeyAuthentication"],

@@ -1,7 +1,7 @@
 """Project URLs. Apps add their own includes here."""
 
 from django.conf import settings
-from django.urls import path
+from django.urls import include, path
 
 from postpurchase import views
 from postpurchase.admin_sites import console_site, ops_site
@@ -10,4 +10,6 @@ urlpatterns = [
     path(settings.ADMIN_URL, console_site.urls),
     path(settings.OPS_ADMIN_URL, ops_site.urls),
     path("healthz", views.healthz, name="healthz"),
+    path("webhooks/", include("tracking.urls")),
+    path("api/", include("postpurchase.api_urls")),
 ]

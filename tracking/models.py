@@ -56,6 +56,11 @@ class Shipment(TenantModel):
     delivered_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     next_check_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    # Polling back-off and the "stalled" sweep (tracking.polling).
+    poll_failures = models.PositiveSmallIntegerField(default=0)
+    stalled_at = models.DateTimeField(
+        null=True, blank=True, help_text=_("When the no-scan sweep flagged it; cleared by a scan.")
+    )
     # Delivery estimate, written by the estimates app through tracking.services.
     estimate_window_start = models.DateField(null=True, blank=True)
     estimate_window_end = models.DateField(null=True, blank=True)
@@ -101,3 +106,181 @@ class ShipmentLine(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.quantity} of line {self.order_line_id}"
+
+
+# --- Carrier events in: webhooks, normalised events, polling, ops counters -------------------
+
+
+class EventSource(models.TextChoices):
+    WEBHOOK = "webhook", _("Webhook")
+    POLL = "poll", _("Polling")
+    IMPORT = "import", _("Bulk import")
+    API = "api", _("API")
+
+
+class TrackingEvent(TenantModel):
+    """One carrier scan in our terms, kept once per shipment (see `tracking.normalisation`)."""
+
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
+    # sha256 of carrier, number, carrier time, code and location: the same scan from a webhook,
+    # a poll and an import is one row.
+    dedupe_key = models.CharField(max_length=64)
+    carrier = models.CharField(max_length=40)
+    tracking_number = models.CharField(max_length=64)
+    occurred_at = models.DateTimeField(help_text=_("Carrier time of the scan."))
+    status = models.CharField(max_length=24, choices=ShipmentStatusChoices.choices)
+    reason = models.CharField(
+        max_length=40, choices=ExceptionReasonChoices.choices, blank=True, default=""
+    )
+    action_required = models.BooleanField(default=False)
+    carrier_code = models.CharField(max_length=64, blank=True)
+    carrier_text = models.TextField(blank=True)
+    city = models.CharField(max_length=100, blank=True)
+    region = models.CharField(max_length=100, blank=True)
+    postcode = models.CharField(max_length=20, blank=True)
+    country = models.CharField(max_length=2, blank=True)
+    mapped = models.BooleanField(default=True)
+    mapping_version = models.CharField(max_length=32, blank=True)
+    estimated_delivery = models.DateTimeField(null=True, blank=True)
+    source = models.CharField(max_length=10, choices=EventSource.choices)
+    received_at = models.DateTimeField(help_text=_("When the platform learnt of the scan."))
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["shipment", "dedupe_key"], name="tracking_event_unique_scan"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["shipment", "occurred_at"], name="tracking_event_timeline_idx"),
+        ]
+        ordering = ["occurred_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.occurred_at:%Y-%m-%d %H:%M} {self.status} {self.carrier_code}"
+
+
+class WebhookSource(models.TextChoices):
+    EASYPOST = "easypost", "EasyPost"
+    AFTERSHIP = "aftership", "AfterShip"
+    SHIPPO = "shippo", "Shippo"
+    SHOPIFY = "shopify", "Shopify"
+    GENERIC = "generic", _("Generic (our own format)")
+
+
+class InboundWebhookState(models.TextChoices):
+    RECEIVED = "received", _("Received")
+    PROCESSING = "processing", _("Processing")
+    PROCESSED = "processed", _("Processed")
+    DUPLICATE = "duplicate", _("Nothing new")
+    FAILED = "failed", _("Failed")
+
+
+class InboundWebhook(TenantModel):
+    """A verified request as it arrived: stored raw, unique per source event, processed later."""
+
+    source = models.CharField(max_length=16, choices=WebhookSource.choices)
+    topic = models.CharField(max_length=64, blank=True, help_text=_("The source's event type."))
+    unique_key = models.CharField(
+        max_length=128, help_text=_("The source's event id, or a hash of the body.")
+    )
+    headers = models.JSONField(default=dict)
+    body = models.BinaryField()
+    state = models.CharField(
+        max_length=12, choices=InboundWebhookState.choices, default=InboundWebhookState.RECEIVED
+    )
+    error = models.TextField(blank=True, help_text=_("Why processing failed."))
+    attempts = models.PositiveIntegerField(default=0)
+    deliveries = models.PositiveIntegerField(
+        default=1, help_text=_("How often the source sent it (repeats are acknowledged only).")
+    )
+    events_new = models.PositiveIntegerField(default=0)
+    received_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["merchant", "source", "unique_key"], name="inbound_webhook_unique_key"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["id"],
+                condition=models.Q(state="received"),
+                name="inbound_webhook_due_idx",
+            ),
+            models.Index(fields=["state", "source"], name="inbound_webhook_state_idx"),
+        ]
+        ordering = ["-received_at"]
+
+    def __str__(self) -> str:
+        return f"{self.source} {self.topic or '-'} {self.unique_key[:24]}"
+
+    @property
+    def body_text(self) -> str:
+        return bytes(self.body).decode("utf-8", errors="replace")
+
+
+class WebhookSecret(TenantModel):
+    """A shared secret of one merchant and source, encrypted at rest (tracking.webhooks.secrets).
+
+    Several may be active at once so a secret can be rotated without dropping deliveries.
+    """
+
+    source = models.CharField(max_length=16, choices=WebhookSource.choices)
+    label = models.CharField(max_length=100, blank=True)
+    encrypted_secret = models.TextField(editable=False)
+    hint = models.CharField(max_length=8, editable=False, help_text=_("Last characters."))
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["source", "-created_at"]
+        indexes = [models.Index(fields=["merchant", "source"], name="webhook_secret_lookup_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.source} …{self.hint}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class UnmappedCarrierCode(models.Model):
+    """A carrier code no mapping table knew, counted for ops so the table can be extended."""
+
+    carrier = models.CharField(max_length=40)
+    carrier_code = models.CharField(max_length=64)
+    sample_text = models.TextField(blank=True)
+    mapped_to = models.CharField(max_length=24, choices=ShipmentStatusChoices.choices)
+    mapping_version = models.CharField(max_length=32, blank=True)
+    occurrences = models.PositiveIntegerField(default=0)
+    first_seen_at = models.DateTimeField(auto_now_add=True)
+    last_seen_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["carrier", "carrier_code"], name="unmapped_code_unique"
+            ),
+        ]
+        ordering = ["-occurrences"]
+
+    def __str__(self) -> str:
+        return f"{self.carrier} {self.carrier_code} x{self.occurrences}"
+
+
+class CarrierPollState(models.Model):
+    """Per-carrier polling budget: a rate-limit pause (Retry-After) and the failure streak."""
+
+    carrier = models.CharField(max_length=40, unique=True)
+    paused_until = models.DateTimeField(null=True, blank=True)
+    consecutive_failures = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return self.carrier

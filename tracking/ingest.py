@@ -1,0 +1,414 @@
+"""Inbound webhooks: store at the edge, then process in batches after commit.
+
+The edge (`inbound_webhook_receive`) stores the verified raw request under its unique key and
+asks for processing once the row is committed; a repeat delivery only bumps a counter. Processing
+(`webhooks_process_batch`) claims a batch of received rows with SKIP LOCKED, parses each with its
+source's adapter, finds each shipment (merchant + carrier + number + ship-date window, since
+carriers recycle numbers) and records all the batch's events in one transaction. A body that
+cannot be processed is kept, marked failed with the reason, and can be replayed.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db import DatabaseError, IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from postpurchase.errors import DomainError
+from postpurchase.models import Merchant
+from tracking.carriers import get_adapter
+from tracking.domain import CarrierParseError, ParsedEvent
+from tracking.models import (
+    EventSource,
+    InboundWebhook,
+    InboundWebhookState,
+    Shipment,
+    WebhookSource,
+)
+from tracking.normalisation import ShipmentEvents, parsed_event_key, shipments_record_events
+from tracking.services import tracking_number_normalise
+from tracking.tracking_numbers import candidate_carriers, carrier_slug
+
+logger = logging.getLogger(__name__)
+
+PROCESSING_PENDING_KEY = "tracking:webhook_process:pending"
+PROCESSING_DEBOUNCE_SECONDS = 2
+# A scan may precede the shipment's registration with us (label printed, then the order synced).
+IDENTITY_GRACE = timedelta(days=7)
+# Headers not worth keeping (credentials of other systems, hop-by-hop noise).
+_DROPPED_HEADERS = frozenset({"cookie", "authorization", "proxy-authorization", "connection"})
+
+
+class IngestError(Exception):
+    """A stored webhook that cannot be processed as it is; the message is shown to ops."""
+
+
+# --- the edge ---------------------------------------------------------------------------------
+
+
+def headers_to_store(headers: Mapping[str, str]) -> dict[str, str]:
+    return {k.lower(): v[:2000] for k, v in headers.items() if k.lower() not in _DROPPED_HEADERS}
+
+
+def inbound_webhook_receive(
+    *,
+    merchant_id: int,
+    source: str,
+    topic: str,
+    unique_key: str,
+    headers: Mapping[str, str],
+    body: bytes,
+) -> tuple[int, bool]:
+    """Store a verified delivery; (row id, False) when the same event was already stored."""
+    try:
+        with transaction.atomic():
+            hook = InboundWebhook.objects.create(
+                merchant_id=merchant_id,
+                source=source,
+                topic=topic[:64],
+                unique_key=unique_key[:128],
+                headers=headers_to_store(headers),
+                body=body,
+            )
+    except IntegrityError:
+        repeat = InboundWebhook.objects.filter(
+            merchant_id=merchant_id, source=source, unique_key=unique_key[:128]
+        )
+        repeat.update(deliveries=F("deliveries") + 1)
+        return repeat.values_list("pk", flat=True).first() or 0, False
+    transaction.on_commit(schedule_processing, robust=True)
+    return hook.pk, True
+
+
+def schedule_processing() -> None:
+    """Enqueue one processing task unless one is already pending (debounced through the cache)."""
+    from tracking.tasks import webhook_process
+
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        webhook_process.delay()
+        return
+    try:
+        if cache.add(PROCESSING_PENDING_KEY, "1", timeout=PROCESSING_DEBOUNCE_SECONDS):
+            webhook_process.delay()
+    except Exception as exc:  # broker or cache down: the sweeper enqueues processing later
+        logger.warning("webhook processing not enqueued (%s); the sweeper will", exc)
+
+
+# --- processing -------------------------------------------------------------------------------
+
+
+@dataclass
+class BatchOutcome:
+    claimed: int = 0
+    processed: int = 0
+    duplicate: int = 0
+    failed: int = 0
+    events_received: int = 0
+    events_new: int = 0
+
+    def add(self, other: BatchOutcome) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class _Prepared:
+    hook: InboundWebhook
+    carrier: str
+    number: str
+    events: list[ParsedEvent]
+    shipment: Shipment | None = None
+    keys: list[str] = field(default_factory=list)
+
+
+def webhooks_drain(*, time_budget: float = 60.0) -> tuple[BatchOutcome, bool]:
+    """Process received webhooks batch after batch; (outcome, True when all were drained)."""
+    cache.delete(PROCESSING_PENDING_KEY)
+    total = BatchOutcome()
+    started = time.monotonic()
+    while True:
+        outcome = webhooks_process_batch()
+        total.add(outcome)
+        if outcome.claimed < settings.TRACKING_WEBHOOK_BATCH:
+            return total, True
+        if time.monotonic() - started > time_budget:
+            return total, False
+
+
+def _claim(limit: int, ids: Sequence[int] | None = None) -> list[int]:
+    with transaction.atomic():
+        due = InboundWebhook.objects.select_for_update(skip_locked=True).filter(
+            state=InboundWebhookState.RECEIVED
+        )
+        if ids is not None:
+            due = due.filter(pk__in=ids)
+        claimed = list(due.order_by("pk").values_list("pk", flat=True)[:limit])
+        if claimed:
+            InboundWebhook.objects.filter(pk__in=claimed).update(
+                state=InboundWebhookState.PROCESSING,
+                claimed_at=timezone.now(),
+                attempts=F("attempts") + 1,
+            )
+    return claimed
+
+
+def webhooks_process_batch(
+    *, limit: int | None = None, ids: Sequence[int] | None = None
+) -> BatchOutcome:
+    """Claim up to `limit` received webhooks and process them; safe to run in parallel."""
+    claimed = _claim(limit or settings.TRACKING_WEBHOOK_BATCH, ids)
+    outcome = BatchOutcome(claimed=len(claimed))
+    if not claimed:
+        return outcome
+    hooks = list(InboundWebhook.objects.filter(pk__in=claimed).order_by("pk"))
+    tracking_hooks = [h for h in hooks if h.source != WebhookSource.SHOPIFY]
+    store_hooks = [h for h in hooks if h.source == WebhookSource.SHOPIFY]
+    if tracking_hooks:
+        outcome.add(_process_tracking(tracking_hooks))
+    for hook in store_hooks:
+        outcome.add(_process_store(hook))
+    return outcome
+
+
+def _fail(hook: InboundWebhook, reason: str) -> BatchOutcome:
+    InboundWebhook.objects.filter(pk=hook.pk).update(
+        state=InboundWebhookState.FAILED, error=reason[:4000], processed_at=timezone.now()
+    )
+    logger.info("inbound webhook %s failed: %s", hook.pk, reason)
+    return BatchOutcome(failed=1)
+
+
+def _payload(hook: InboundWebhook) -> Any:
+    try:
+        return json.loads(bytes(hook.body))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise IngestError(f"body is not JSON: {exc}") from exc
+
+
+def _prepare(hook: InboundWebhook) -> _Prepared:
+    adapter = get_adapter(hook.source)
+    payload = _payload(hook)
+    try:
+        events = adapter.parse(payload)
+        if adapter.tracking_ref is None:
+            raise IngestError(f"{hook.source} adapter cannot name the shipment of a payload")
+        carrier, number = adapter.tracking_ref(payload)
+    except CarrierParseError as exc:
+        raise IngestError(f"cannot parse the {hook.source} payload: {exc}") from exc
+    number = tracking_number_normalise(number or "")
+    if not number:
+        raise IngestError("the payload names no tracking number")
+    return _Prepared(hook, carrier_slug(carrier) if carrier else "", number, list(events))
+
+
+def _candidate_carriers(number: str) -> list[str]:
+    return [c.carrier for c in candidate_carriers(number)]
+
+
+def shipment_identify(
+    *, candidates: Sequence[Shipment], carrier: str, number: str, events: Sequence[ParsedEvent]
+) -> Shipment | None:
+    """Pick the shipment a set of scans belongs to among same-number shipments of one merchant.
+
+    Carriers recycle numbers, so the shipment must have shipped (or been registered) within
+    TRACKING_SHIPMENT_WINDOW before the earliest scan; the most recent such shipment wins. A
+    number given without a carrier is matched against the carriers its format suggests, best first.
+    """
+    carriers = [carrier] if carrier else _candidate_carriers(number)
+    times = [e.occurred_at for e in events]
+    earliest = min(times) if times else timezone.now()
+    latest = max(times) if times else timezone.now()
+    for name in carriers:
+        fitting = [
+            s
+            for s in candidates
+            if s.carrier == name
+            and s.tracking_number == number
+            and earliest - settings.TRACKING_SHIPMENT_WINDOW
+            <= _reference_time(s)
+            <= latest + IDENTITY_GRACE
+        ]
+        if fitting:
+            return max(fitting, key=_reference_time)
+    return None
+
+
+def _reference_time(shipment: Shipment) -> datetime:
+    return shipment.shipped_at or shipment.created_at
+
+
+def _resolve_shipments(prepared: Sequence[_Prepared]) -> None:
+    merchants = {p.hook.merchant_id for p in prepared}
+    numbers = {p.number for p in prepared}
+    candidates: dict[tuple[int, str], list[Shipment]] = {}
+    for shipment in Shipment.objects.filter(
+        merchant_id__in=merchants, tracking_number__in=numbers
+    ).select_related("merchant"):
+        candidates.setdefault((shipment.merchant_id, shipment.tracking_number), []).append(shipment)
+    for item in prepared:
+        item.shipment = shipment_identify(
+            candidates=candidates.get((item.hook.merchant_id, item.number), []),
+            carrier=item.carrier,
+            number=item.number,
+            events=item.events,
+        )
+        if item.shipment is not None:
+            # Events of a number given without a carrier belong to the matched carrier.
+            item.events = [
+                e if e.carrier == item.shipment.carrier else _with_carrier(e, item.shipment)
+                for e in item.events
+            ]
+            item.keys = [parsed_event_key(e) for e in item.events]
+
+
+def _with_carrier(event: ParsedEvent, shipment: Shipment) -> ParsedEvent:
+    from dataclasses import replace
+
+    return replace(event, carrier=shipment.carrier, tracking_number=shipment.tracking_number)
+
+
+def _process_tracking(hooks: Sequence[InboundWebhook]) -> BatchOutcome:
+    outcome = BatchOutcome()
+    prepared: list[_Prepared] = []
+    for hook in hooks:
+        try:
+            prepared.append(_prepare(hook))
+        except IngestError as exc:
+            outcome.add(_fail(hook, str(exc)))
+    _resolve_shipments(prepared)
+    matched: list[_Prepared] = []
+    for item in prepared:
+        if item.shipment is None:
+            label = item.carrier or "any carrier its format suggests"
+            outcome.add(
+                _fail(
+                    item.hook,
+                    f"unknown shipment: no shipment of {label} number {item.number} "
+                    "registered within the ship-date window (replay once it exists)",
+                )
+            )
+        else:
+            matched.append(item)
+    if not matched:
+        return outcome
+    try:
+        outcome.add(_record(matched))
+    except DatabaseError:
+        # One bad row must not block the batch: redo one by one and fail only the culprit.
+        logger.exception("batch of %s webhooks failed; retrying one by one", len(matched))
+        for item in matched:
+            try:
+                outcome.add(_record([item]))
+            except DatabaseError as exc:
+                outcome.add(_fail(item.hook, f"could not record the events: {exc}"))
+    return outcome
+
+
+def _record(items: Sequence[_Prepared]) -> BatchOutcome:
+    outcome = BatchOutcome()
+    with transaction.atomic():
+        results = shipments_record_events(
+            batch=[
+                ShipmentEvents(item.shipment, item.events, EventSource.WEBHOOK)
+                for item in items
+                if item.shipment is not None
+            ]
+        )
+        new_keys = {(r.shipment_id, k) for r in results for k in r.new_keys}
+        now = timezone.now()
+        by_state: dict[tuple[str, int], list[int]] = {}
+        for item in items:
+            assert item.shipment is not None
+            fresh = [k for k in dict.fromkeys(item.keys) if (item.shipment.pk, k) in new_keys]
+            new_keys.difference_update((item.shipment.pk, k) for k in fresh)
+            state = InboundWebhookState.PROCESSED if fresh else InboundWebhookState.DUPLICATE
+            by_state.setdefault((state, len(fresh)), []).append(item.hook.pk)
+            outcome.events_received += len(item.events)
+            outcome.events_new += len(fresh)
+            if fresh:
+                outcome.processed += 1
+            else:
+                outcome.duplicate += 1
+        for (final_state, count), ids in by_state.items():
+            InboundWebhook.objects.filter(pk__in=ids).update(
+                state=final_state, events_new=count, error="", processed_at=now
+            )
+    return outcome
+
+
+def _process_store(hook: InboundWebhook) -> BatchOutcome:
+    from tracking.shopify_sync import ShopifyPayloadError, shopify_webhook_apply
+
+    try:
+        payload = _payload(hook)
+        with transaction.atomic():
+            result = shopify_webhook_apply(
+                merchant=Merchant.objects.get(pk=hook.merchant_id),
+                topic=hook.topic,
+                payload=payload,
+            )
+            InboundWebhook.objects.filter(pk=hook.pk).update(
+                state=InboundWebhookState.PROCESSED
+                if result.changed
+                else InboundWebhookState.DUPLICATE,
+                events_new=result.events_new,
+                error="",
+                processed_at=timezone.now(),
+            )
+    except (IngestError, ShopifyPayloadError, DomainError, CarrierParseError) as exc:
+        return _fail(hook, _describe(exc))
+    return BatchOutcome(
+        processed=int(result.changed),
+        duplicate=int(not result.changed),
+        events_new=result.events_new,
+    )
+
+
+def _describe(exc: Exception) -> str:
+    fields = getattr(exc, "fields", None)
+    if isinstance(fields, dict) and fields:
+        detail = "; ".join(f"{k}: {' '.join(v)}" for k, v in fields.items())
+        return f"{exc}: {detail}"
+    return str(exc)
+
+
+# --- ops --------------------------------------------------------------------------------------
+
+
+def inbound_webhook_replay(*, webhook: InboundWebhook) -> InboundWebhook:
+    """Process a stored webhook again (after a fix): back to received, then the normal pipeline."""
+    updated = InboundWebhook.objects.filter(
+        pk=webhook.pk,
+        state__in=[
+            InboundWebhookState.FAILED,
+            InboundWebhookState.DUPLICATE,
+            InboundWebhookState.PROCESSED,
+        ],
+    ).update(state=InboundWebhookState.RECEIVED, error="", processed_at=None, claimed_at=None)
+    if not updated:
+        raise DomainError("webhook_in_flight", "This webhook is being processed; try again later.")
+    transaction.on_commit(schedule_processing, robust=True)
+    webhook.refresh_from_db()
+    return webhook
+
+
+def webhooks_release_stuck() -> int:
+    """Return rows claimed by a worker that died (claimed too long ago) to the queue."""
+    cutoff = timezone.now() - settings.TRACKING_WEBHOOK_STUCK_AFTER
+    return InboundWebhook.objects.filter(
+        state=InboundWebhookState.PROCESSING, claimed_at__lt=cutoff
+    ).update(state=InboundWebhookState.RECEIVED)
+
+
+def webhooks_waiting() -> bool:
+    return InboundWebhook.objects.filter(state=InboundWebhookState.RECEIVED).exists()

@@ -1,0 +1,81 @@
+"""The inbound webhook edge: verify the raw body, store it, answer fast.
+
+Authentication comes first and is all-or-nothing: a request that no active secret of the
+merchant signed is answered 401 and nothing of it is stored. Everything after the edge (parsing,
+matching shipments, recording events) runs in a worker after commit.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+from django.conf import settings
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from postpurchase.models import Merchant
+from tracking.ingest import inbound_webhook_receive
+from tracking.models import WebhookSource
+from tracking.webhooks import SignatureError, WebhookRequest, verifier_for
+from tracking.webhooks.secrets import active_secrets
+
+MERCHANT_CACHE_SECONDS = 30.0
+_merchants: dict[str, tuple[float, int | None]] = {}
+_merchants_lock = threading.Lock()
+
+
+def _merchant_id(slug: str) -> int | None:
+    """The active merchant's id for a slug, remembered briefly (the edge's hottest read)."""
+    now = time.monotonic()
+    with _merchants_lock:
+        hit = _merchants.get(slug)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    found = Merchant.objects.filter(slug=slug, is_active=True).values_list("pk", flat=True).first()
+    with _merchants_lock:
+        _merchants[slug] = (now + MERCHANT_CACHE_SECONDS, found)
+    return found
+
+
+def _error(status: int, code: str, detail: str) -> JsonResponse:
+    return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
+
+
+@csrf_exempt
+@require_POST
+def webhook_receive(request: HttpRequest, source: str, merchant_slug: str) -> JsonResponse:
+    """POST /webhooks/<source>/<merchant_slug>/ — verify, store, acknowledge."""
+    if source not in WebhookSource.values:
+        return _error(404, "unknown_source", f"No webhook source {source!r}.")
+    merchant_id = _merchant_id(merchant_slug)
+    if merchant_id is None:
+        return _error(404, "unknown_merchant", "No such merchant.")
+    length = int(request.META.get("CONTENT_LENGTH") or 0)
+    if length > settings.TRACKING_WEBHOOK_MAX_BODY:
+        return _error(413, "body_too_large", "The body exceeds TRACKING_WEBHOOK_MAX_BODY.")
+    body = request.body
+    secrets = active_secrets(merchant_id=merchant_id, source=source)
+    verification = WebhookRequest(
+        body=body,
+        headers={k.lower(): v for k, v in request.headers.items()},
+        query={k: request.GET.get(k, "") for k in request.GET},
+        received_at=timezone.now(),
+    )
+    try:
+        identity = verifier_for(source).verify(verification, [s for _, s in secrets])
+    except SignatureError as exc:
+        return _error(401, "signature_invalid", str(exc))
+    webhook_id, created = inbound_webhook_receive(
+        merchant_id=merchant_id,
+        source=source,
+        topic=identity.topic,
+        unique_key=identity.unique_key,
+        headers=verification.headers,
+        body=body,
+    )
+    return JsonResponse(
+        {"id": webhook_id, "duplicate": not created}, status=202 if created else 200
+    )
