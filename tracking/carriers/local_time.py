@@ -149,8 +149,11 @@ def check_plausible(moment: datetime, where: str) -> datetime:
     return moment
 
 
-def parse_timestamp(value: str, where: str, *, location: Location | None = None) -> datetime:
-    """An ISO 8601 timestamp; without an offset it is local time at `location` (see module doc)."""
+def parse_timestamp(
+    value: str, where: str, *, location: Location | None = None, offset: tzinfo | None = None
+) -> datetime:
+    """An ISO 8601 timestamp; without an offset it gets `offset` when the carrier sent one
+    separately, else the zone of `location` (see the module docstring)."""
     raw = value.strip()
     if not raw:
         raise CarrierParseError(f"{where}: missing")
@@ -160,7 +163,9 @@ def parse_timestamp(value: str, where: str, *, location: Location | None = None)
         raise CarrierParseError(f"{where}: not an ISO 8601 timestamp: {raw[:40]!r}") from None
     check_plausible(parsed, where)
     if parsed.tzinfo is None:
-        parsed = localise(parsed, location or Location())
+        parsed = (
+            parsed.replace(tzinfo=offset) if offset else localise(parsed, location or Location())
+        )
     return parsed
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from babel.core import get_global
+
 from tracking.domain import CarrierParseError
 
 JsonObject = Mapping[str, Any]
@@ -62,16 +64,20 @@ def required_array(parent: JsonObject, key: str, where: str) -> Sequence[Any]:
     return as_array(parent[key], f"{where}.{key}")
 
 
-def text(parent: JsonObject, key: str, where: str) -> str:
-    """A string member (numbers are accepted as their decimal text); absent or null reads as ""."""
-    value = parent.get(key)
+def as_text(value: object, where: str) -> str:
+    """`value` as a string (numbers are accepted as their decimal text); null reads as ""."""
     if value is None:
         return ""
     if isinstance(value, str):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return str(value)
-    raise CarrierParseError(f"{where}.{key}: expected a string, got {_kind(value)}")
+    raise CarrierParseError(f"{where}: expected a string, got {_kind(value)}")
+
+
+def text(parent: JsonObject, key: str, where: str) -> str:
+    """A string member (numbers are accepted as their decimal text); absent or null reads as ""."""
+    return as_text(parent.get(key), f"{where}.{key}")
 
 
 def required_text(parent: JsonObject, key: str, where: str) -> str:
@@ -92,3 +98,13 @@ def flag(parent: JsonObject, key: str, where: str) -> bool:
     if isinstance(value, str) and value.strip().lower() in {"true", "false"}:
         return value.strip().lower() == "true"
     raise CarrierParseError(f"{where}.{key}: expected true or false, got {_kind(value)}")
+
+
+def country_alpha2(value: str) -> str:
+    """An ISO 3166 alpha-2 code from alpha-2 or alpha-3 ("USA" -> "US"); other text unchanged."""
+    code = value.strip().upper()
+    if len(code) == 3 and code.isalpha():
+        aliases = get_global("territory_aliases").get(code)
+        if aliases and len(aliases) == 1 and len(aliases[0]) == 2:
+            return str(aliases[0])
+    return code if len(code) == 2 else value.strip()

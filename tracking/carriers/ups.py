@@ -19,6 +19,7 @@ from typing import Any
 from tracking.carriers import local_time
 from tracking.carriers.code_table import CodeMapping, CodeTable, R, S, mapping
 from tracking.carriers.payload import JsonObject, array, as_object, obj, required_obj, text
+from tracking.carriers.reason_hints import reason_from_text
 from tracking.domain import CarrierParseError, Location, ParsedEvent
 
 SOURCE_KIND = "carrier_api"
@@ -97,24 +98,6 @@ STATUS_CODE_TABLE = CodeTable(
     fallback=mapping(S.IN_TRANSIT),
 )
 
-# Words in an exception's description that say why (UPS sends free text with type X).
-_EXCEPTION_HINTS: tuple[tuple[str, CodeMapping], ...] = (
-    ("DAMAGE", mapping(S.EXCEPTION, R.CARRIER_DAMAGED)),
-    ("INCORRECT ADDRESS", mapping(S.EXCEPTION, R.CONSIGNEE_ADDRESS_INCORRECT, action=True)),
-    ("ADDRESS IS INCORRECT", mapping(S.EXCEPTION, R.CONSIGNEE_ADDRESS_INCORRECT, action=True)),
-    ("ADDRESS WAS INCORRECT", mapping(S.EXCEPTION, R.CONSIGNEE_ADDRESS_INCORRECT, action=True)),
-    ("REFUSED", mapping(S.EXCEPTION, R.CONSIGNEE_REFUSED)),
-    ("BUSINESS WAS CLOSED", mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_BUSINESS_CLOSED)),
-    ("NOT AVAILABLE", mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME)),
-    ("WEATHER", mapping(S.EXCEPTION, R.WEATHER)),
-    ("BROKERAGE", mapping(S.EXCEPTION, R.CUSTOMS_DOCUMENTS, action=True)),
-    ("CUSTOMS", mapping(S.EXCEPTION, R.CUSTOMS_DELAY)),
-    ("DUTIES", mapping(S.EXCEPTION, R.CUSTOMS_DUTIES_UNPAID, action=True)),
-    ("MECHANICAL", mapping(S.EXCEPTION, R.CARRIER_VEHICLE)),
-    ("MISSED", mapping(S.EXCEPTION, R.CARRIER_MISSORTED)),
-    ("LOST", mapping(S.EXCEPTION, R.CARRIER_LOST)),
-)
-
 
 def _location(activity: JsonObject, where: str) -> Location:
     address = obj(obj(activity, "location", where), "address", f"{where}.location")
@@ -132,8 +115,7 @@ def _occurred_at(activity: JsonObject, where: str, location: Location) -> dateti
     offset = text(activity, "gmtOffset", where)
     if offset:
         zone = local_time.parse_offset(offset, f"{where}.gmtOffset")
-        naive = local_time.parse_compact(day, clock, where, Location())
-        return naive.replace(tzinfo=zone)
+        return local_time.parse_compact(day, clock, where, Location()).replace(tzinfo=zone)
     return local_time.parse_compact(day, clock, where, location)
 
 
@@ -160,9 +142,10 @@ def _event(
     found = STATUS_CODE_TABLE.get(status_code) if status_code else None
     if found is None and type_code:
         found = TYPE_TABLE.get(type_code)
-    if found is not None and found.status is S.EXCEPTION:
-        upper = description.upper()
-        found = next((hint for word, hint in _EXCEPTION_HINTS if word in upper), found)
+    if found is not None and found.status in {S.EXCEPTION, S.ATTEMPT_FAILED}:
+        hint = reason_from_text(description)
+        if hint is not None:
+            found = CodeMapping(found.status, hint[0], found.action_required or hint[1])
     location = _location(activity, where)
     return ParsedEvent(
         carrier=CARRIER,
