@@ -29,6 +29,7 @@ CATALOGUE_ACCESS: Mapping[str, Access] = {
 
 @admin.register(Customer, site=console_site)
 class CustomerAdmin(TenantModelAdmin):
+    ordering = ["-created_at", "-pk"]
     list_display = ["__str__", "email", "phone", "language", "created_at"]
     list_filter = ["language"]
     search_fields = ["email", "phone", "first_name", "last_name", "external_id"]
@@ -43,6 +44,7 @@ class CustomerAdmin(TenantModelAdmin):
 @admin.register(Product, site=console_site)
 class ProductAdmin(TenantModelAdmin):
     role_access = CATALOGUE_ACCESS
+    ordering = ["sku"]
     list_display = ["sku", "title", "category", "price", "currency", "returnable", "in_stock"]
     list_filter = ["category", "returnable", "in_stock"]
     search_fields = ["sku", "title", "category"]
@@ -58,6 +60,7 @@ class OrderLineInline(TenantTabularInline):
 
 @admin.register(Order, site=console_site)
 class OrderAdmin(TenantModelAdmin):
+    ordering = ["-placed_at", "-pk"]
     list_display = ["number", "customer", "status", "placed_at", "total", "currency"]
     list_filter = ["status", "currency", "shipping_country"]
     search_fields = ["number", "external_id", "customer__email", "customer__last_name"]

@@ -52,7 +52,9 @@ def api_key_revoke(*, api_key: ApiKey) -> ApiKey:
 
 def api_key_authenticate(*, secret: str) -> ApiKey:
     """Resolve a presented key to its active ApiKey, or raise a DomainError."""
-    prefix = secret.rsplit("_", 1)[0] if "_" in secret else ""
+    # "pp_<8 hex>_<random>": the random part may itself contain "_", so split from the left.
+    parts = secret.split("_", 2)
+    prefix = f"{parts[0]}_{parts[1]}" if len(parts) == 3 and parts[2] else ""
     key = ApiKey.objects.select_related("merchant").filter(prefix=prefix).first()
     if key is None or not hmac.compare_digest(key.hashed_key, _hash(secret)):
         raise DomainError(PlatformErrorCode.API_KEY_INVALID, "Invalid API key.")

@@ -83,3 +83,48 @@ def merchant_b(db):  # type: ignore[no-untyped-def]
         time_zone="Asia/Tokyo",
         default_language="ja",
     )
+
+
+@pytest.fixture
+def api_key_a(merchant_a):  # type: ignore[no-untyped-def]
+    """merchant_a's key with every scope; `.secret` is the bearer token."""
+    from tests.factories import ApiKeyFactory
+
+    return ApiKeyFactory(merchant=merchant_a)
+
+
+@pytest.fixture
+def api_key_b(merchant_b):  # type: ignore[no-untyped-def]
+    from tests.factories import ApiKeyFactory
+
+    return ApiKeyFactory(merchant=merchant_b)
+
+
+def _api_client(secret: str):  # type: ignore[no-untyped-def]
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {secret}")
+    return client
+
+
+@pytest.fixture
+def api_client_a(api_key_a):  # type: ignore[no-untyped-def]
+    """An API client authenticated as merchant_a with every scope."""
+    return _api_client(api_key_a.secret)
+
+
+@pytest.fixture
+def api_client_b(api_key_b):  # type: ignore[no-untyped-def]
+    return _api_client(api_key_b.secret)
+
+
+@pytest.fixture
+def api_client_with_scopes(merchant_a):  # type: ignore[no-untyped-def]
+    """Build a merchant_a client whose key carries only the given scopes."""
+    from tests.factories import ApiKeyFactory
+
+    def build(*scopes: str):  # type: ignore[no-untyped-def]
+        return _api_client(ApiKeyFactory(merchant=merchant_a, scopes=list(scopes)).secret)
+
+    return build

@@ -59,6 +59,7 @@ class TrackingEventInline(TabularInline):
 
 @admin.register(Shipment, site=console_site)
 class ShipmentAdmin(TenantModelAdmin):
+    ordering = ["-created_at", "-pk"]
     list_display = [
         "tracking_number",
         "carrier",

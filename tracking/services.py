@@ -6,6 +6,7 @@ Carrier events are recorded by the ingestion services (tracking/normalisation.py
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,7 +25,7 @@ from tracking.models import Shipment, ShipmentLine
 from tracking.selectors import shipped_quantities
 
 _CARRIER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
-_TRACKING_NUMBER_RE = re.compile(r"^[A-Z0-9-]{4,64}$")
+_TRACKING_NUMBER_RE = re.compile(r"^[A-Z0-9]{4,64}$")
 
 
 def carrier_normalise(carrier: str) -> str:
@@ -33,8 +34,9 @@ def carrier_normalise(carrier: str) -> str:
 
 
 def tracking_number_normalise(tracking_number: str) -> str:
-    """Carriers print numbers with spaces and mixed case; we store 'AB 123 cd' as 'AB123CD'."""
-    return re.sub(r"\s+", "", tracking_number).upper()
+    """Carriers print numbers with spaces, dashes and mixed case: 'ab-123 cd' -> 'AB123CD'."""
+    folded = unicodedata.normalize("NFKC", tracking_number)
+    return re.sub(r"[\s\-.]", "", folded).upper()
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,9 @@ def shipment_get_or_create(
     if not _CARRIER_RE.match(carrier):
         errors["carrier"] = ["Use the carrier's code, e.g. ups, fedex, yamato (a-z, 0-9, -, _)."]
     if not _TRACKING_NUMBER_RE.match(tracking_number):
-        errors["tracking_number"] = ["Use 4 to 64 letters, digits or dashes."]
+        errors["tracking_number"] = [
+            "Use 4 to 64 letters and digits (spaces and dashes are dropped)."
+        ]
     if shipped_at is not None and timezone.is_naive(shipped_at):
         errors["shipped_at"] = ["Give a time zone offset, e.g. 2026-11-23T10:00:00Z."]
     origin_country = origin_country.strip().upper()

@@ -16,7 +16,13 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from postpurchase.errors import DomainError, NotFoundError
+from postpurchase.errors import DomainError, NotFoundError, PlatformErrorCode
+
+# Domain errors answered with something other than 422 (a broken business rule).
+DOMAIN_ERROR_STATUS = {
+    str(PlatformErrorCode.IDEMPOTENCY_KEY_IN_FLIGHT): status.HTTP_409_CONFLICT,
+    "invalid_idempotency_key": status.HTTP_400_BAD_REQUEST,
+}
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
@@ -51,8 +57,12 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, NotFoundError):
         return Response(error_body(exc.code, exc.message), status=status.HTTP_404_NOT_FOUND)
     if isinstance(exc, DomainError):
-        fields = {exc.field: [exc.message]} if exc.field else None
-        return Response(error_body(exc.code, exc.message, fields), status=422)
+        # Services that check many values at once attach all messages as `fields`.
+        fields = getattr(exc, "fields", None) or ({exc.field: [exc.message]} if exc.field else None)
+        http_status = DOMAIN_ERROR_STATUS.get(exc.code)
+        if http_status is None:
+            http_status = 400 if getattr(exc, "fields", None) else 422
+        return Response(error_body(exc.code, exc.message, fields), status=http_status)
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
