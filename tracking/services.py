@@ -6,7 +6,6 @@ Carrier events are recorded by the ingestion services (tracking/normalisation.py
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -23,20 +22,22 @@ from postpurchase.errors import DomainError
 from tracking.errors import TrackingErrorCode
 from tracking.models import Shipment, ShipmentLine
 from tracking.selectors import shipped_quantities
+from tracking.tracking_numbers import carrier_slug, normalise_number
 
 _CARRIER_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 _TRACKING_NUMBER_RE = re.compile(r"^[A-Z0-9]{4,64}$")
 
 
 def carrier_normalise(carrier: str) -> str:
-    """Carrier slugs are lower case: 'UPS ' -> 'ups'."""
-    return carrier.strip().lower()
+    """Our carrier slug: 'United Parcel Service' -> 'ups'; an unknown name keeps a stable slug."""
+    if not any(ch.isalnum() for ch in carrier):
+        return ""  # refused by the caller's check, never stored as "unknown"
+    return carrier_slug(carrier)
 
 
 def tracking_number_normalise(tracking_number: str) -> str:
     """Carriers print numbers with spaces, dashes and mixed case: 'ab-123 cd' -> 'AB123CD'."""
-    folded = unicodedata.normalize("NFKC", tracking_number)
-    return re.sub(r"[\s\-.]", "", folded).upper()
+    return normalise_number(tracking_number)
 
 
 @dataclass(frozen=True)
