@@ -200,6 +200,45 @@ CELERY_BEAT_SCHEDULE.update(
     }
 )
 
+# --- Tracking: carrier APIs polled by tracking.carriers.clients -------------------------------
+# A carrier is polled only when its credentials are set. Budgets are shared by all workers
+# through the cache: `burst` requests per `burst / rate_per_second` seconds.
+CARRIER_API_BASE_URLS = {
+    "ups": env.str("UPS_API_BASE_URL", default="https://onlinetools.ups.com"),
+    "fedex": env.str("FEDEX_API_BASE_URL", default="https://apis.fedex.com"),
+    "usps": env.str("USPS_API_BASE_URL", default="https://apis.usps.com"),
+    "dhl": env.str("DHL_API_BASE_URL", default="https://api-eu.dhl.com"),
+}
+CARRIER_API_CREDENTIALS = {
+    "ups": {
+        "client_id": env.str("UPS_CLIENT_ID", default=""),
+        "client_secret": env.str("UPS_CLIENT_SECRET", default=""),
+    },
+    "fedex": {
+        "client_id": env.str("FEDEX_CLIENT_ID", default=""),
+        "client_secret": env.str("FEDEX_CLIENT_SECRET", default=""),
+    },
+    "usps": {
+        "client_id": env.str("USPS_CLIENT_ID", default=""),
+        "client_secret": env.str("USPS_CLIENT_SECRET", default=""),
+    },
+    "dhl": {"api_key": env.str("DHL_API_KEY", default="")},
+}
+CARRIER_API_RATE_LIMITS = {
+    carrier: {
+        "rate_per_second": env.float(f"{carrier.upper()}_API_RATE_PER_SECOND", default=rate),
+        "burst": env.int(f"{carrier.upper()}_API_BURST", default=burst),
+    }
+    # DHL's unified API allows 1 call/s and 250 a day on the default plan.
+    for carrier, rate, burst in (
+        ("ups", 5.0, 10),
+        ("fedex", 5.0, 10),
+        ("usps", 1.0, 5),
+        ("dhl", 1.0, 1),
+    )
+}
+CARRIER_API_TIMEOUT_SECONDS = env.float("CARRIER_API_TIMEOUT_SECONDS", default=10.0)
+
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": ["postpurchase.api.authentication.ApiKeyAuthentication"],
