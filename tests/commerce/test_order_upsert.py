@@ -274,3 +274,46 @@ def test_two_concurrent_identical_upserts_make_one_order(merchant_a):
     assert sorted(r.created for r in results) == [False, True]  # type: ignore[attr-defined]
     assert DomainEvent.objects.filter(merchant=merchant_a, type="order.created").count() == 1
     assert DomainEvent.objects.filter(merchant=merchant_a).count() == 1
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_upserts_that_both_miss_the_lookup_resolve_on_the_constraint(merchant_a, monkeypatch):
+    """Force the worst interleaving: both transactions look the order up (absent) before either
+    inserts. The unique constraints make one wait and fail; it retries and finds the winner's."""
+    from commerce import services
+
+    barrier = threading.Barrier(2)
+    original = services._customer_upsert
+    local = threading.local()
+    calls: list[str] = []
+
+    def after_lookup(**kwargs):  # type: ignore[no-untyped-def]
+        calls.append(threading.current_thread().name)
+        if not getattr(local, "waited", False):
+            local.waited = True
+            barrier.wait(timeout=10)
+        return original(**kwargs)
+
+    monkeypatch.setattr(services, "_customer_upsert", after_lookup)
+    results: list[object] = []
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            results.append(order_upsert(merchant=merchant_a, payload=order_input()))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, name=f"t{i}") for i in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert len(calls) == 3  # the loser ran a second attempt
+    assert sorted(r.created for r in results) == [False, True]  # type: ignore[attr-defined]
+    assert Order.objects.filter(merchant=merchant_a).count() == 1
+    assert DomainEvent.objects.filter(merchant=merchant_a).count() == 1
