@@ -3,8 +3,9 @@
 Shape: `shipments[]`, each with `id`, `status`, `events[]` and `estimatedTimeOfDelivery`. An event
 has `timestamp` (local time, usually without offset), `location.address` (`addressLocality`,
 `postalCode`, `countryCode`), the unified `statusCode` (pre-transit, transit, delivered, failure,
-unknown), a short `status`, a `description` and a `remark`. The unified code is coarse, so the
-texts refine it (out for delivery, ready for pickup, returned, the reason of a failure).
+unknown, which is kept unmapped so ops see it), a short `status`, a `description` and a
+`remark`. The unified code is coarse, so the texts refine it (out for delivery, ready for
+pickup, returned, the reason of a failure).
 `carrier_code` is `statusCode`; `carrier_text` is the description (or status when absent).
 """
 
@@ -31,7 +32,6 @@ CODE_TABLE = CodeTable(
         "transit": mapping(S.IN_TRANSIT),
         "delivered": mapping(S.DELIVERED),
         "failure": mapping(S.EXCEPTION, R.CARRIER_OTHER),
-        "unknown": mapping(S.IN_TRANSIT),
     },
     fallback=mapping(S.IN_TRANSIT),
 )
@@ -45,6 +45,7 @@ _TEXT_REFINEMENTS: tuple[tuple[str, CodeMapping], ...] = (
     ("being returned", mapping(S.RETURNING_TO_SENDER)),
     ("out for delivery", mapping(S.OUT_FOR_DELIVERY)),
     ("with delivery courier", mapping(S.OUT_FOR_DELIVERY)),
+    ("out with courier for delivery", mapping(S.OUT_FOR_DELIVERY)),
     ("loaded onto the delivery vehicle", mapping(S.OUT_FOR_DELIVERY)),
     ("ready for pickup", mapping(S.AVAILABLE_FOR_PICKUP, action=True)),
     ("ready for collection", mapping(S.AVAILABLE_FOR_PICKUP, action=True)),

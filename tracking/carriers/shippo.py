@@ -47,7 +47,7 @@ STATUS_TABLE = CodeTable(
         "DELIVERED": mapping(S.DELIVERED),
         "RETURNED": mapping(S.RETURNED_TO_SENDER),
         "FAILURE": mapping(S.EXCEPTION, R.CARRIER_OTHER),
-        "UNKNOWN": mapping(S.IN_TRANSIT),
+        # UNKNOWN is Shippo saying it could not map the carrier's status: kept unmapped.
     },
     fallback=mapping(S.IN_TRANSIT),
 )

@@ -100,12 +100,13 @@ def _occurred_at(scan: JsonObject, where: str, location: Location) -> datetime:
     local = text(scan, "eventTimestamp", where)
     offset = text(scan, "GMTOffset", where)
     gmt = text(scan, "GMTTimestamp", where)
-    if local:
+    if local and (offset or not gmt):
         zone = local_time.parse_offset(offset, f"{where}.GMTOffset") if offset else None
         return local_time.parse_timestamp(
             local, f"{where}.eventTimestamp", location=location, offset=zone
         )
     if gmt:
+        # No offset for the local time: the UTC time is exact where a derived zone may not be.
         return local_time.parse_timestamp(gmt, f"{where}.GMTTimestamp").astimezone(UTC)
     raise CarrierParseError(f"{where}: no eventTimestamp or GMTTimestamp")
 
