@@ -480,3 +480,69 @@ def _publish(
                 "carrier_estimated_delivery": max(etas).isoformat() if etas else None,
             },
         )
+
+
+def shipments_rederive(
+    *, new_event_counts: dict[int, int], publish: bool, chunk: int = 1000
+) -> int:
+    """Re-derive the status of shipments whose events were written in bulk (an import).
+
+    With `publish`, each change is published as a live scan's would be, and estimates hear of the
+    new events; a historical backfill passes False so shoppers are not told about old parcels.
+    Returns how many shipments changed status.
+    """
+    ids = sorted(new_event_counts)
+    changed = 0
+    for start in range(0, len(ids), chunk):
+        part = ids[start : start + chunk]
+        now = timezone.now()
+        with transaction.atomic():
+            locked = {
+                s.pk: s
+                for s in Shipment.objects.select_for_update(of=("self",))
+                .select_related("merchant")
+                .filter(pk__in=part)
+                .order_by("pk")
+            }
+            changes = _apply_derived_states(locked, set(locked), now)
+            changed += len(changes)
+            if publish:
+                _publish_rederived(locked, changes, new_event_counts)
+    return changed
+
+
+def _publish_rederived(
+    locked: dict[int, Shipment], changes: dict[int, _Change], counts: dict[int, int]
+) -> None:
+    for pk, shipment in sorted(locked.items()):
+        subject = f"shipment:{pk}"
+        data = shipment_event_data(shipment)
+        change = changes.get(pk)
+        if change is not None:
+            at = change.derived.current_event_at
+            status_data = {
+                **data,
+                "previous_status": change.before[0],
+                "occurred_at": at.isoformat() if at else None,
+            }
+            outbox.publish(
+                merchant=shipment.merchant, type=STATUS_CHANGED, subject=subject, data=status_data
+            )
+            milestone = MILESTONE_EVENTS.get(ShipmentStatus(shipment.status))
+            if milestone is not None:
+                outbox.publish(
+                    merchant=shipment.merchant, type=milestone, subject=subject, data=status_data
+                )
+        if counts.get(pk):
+            outbox.publish(
+                merchant=shipment.merchant,
+                type=EVENTS_RECORDED,
+                subject=subject,
+                data={
+                    **data,
+                    "new_events": counts[pk],
+                    "latest_event_at": shipment.last_event_at.isoformat()
+                    if shipment.last_event_at
+                    else None,
+                },
+            )

@@ -33,7 +33,7 @@ from tracking.normalisation import (
     shipment_event_data,
     shipments_record_events,
 )
-from tracking.scheduling import FINISHED, next_check_at
+from tracking.scheduling import FINISHED, next_check_at, with_jitter
 
 logger = logging.getLogger(__name__)
 
@@ -47,6 +47,8 @@ MOVING_STATUSES = (
     ShipmentStatus.RETURNING_TO_SENDER,
 )
 SWEEP_BATCH = 500
+# Shipments waiting out a carrier's Retry-After resume spread over about this long.
+RETRY_SPREAD = timedelta(minutes=2)
 STALLED = "shipment.stalled"
 
 Fetcher = Callable[[str], list[ParsedEvent]]
@@ -60,11 +62,15 @@ def pollable_carriers() -> dict[str, Fetcher]:
 
 
 def rate_per_minute(carrier: str) -> int:
-    return int(
-        settings.TRACKING_POLL_RATE_PER_MINUTE.get(
-            carrier, settings.TRACKING_POLL_DEFAULT_RATE_PER_MINUTE
-        )
-    )
+    """How many of a carrier's shipments one scheduler run (each minute) may hand out.
+
+    The carrier's request budget (CARRIER_API_RATE_LIMITS, enforced by its client across
+    workers) bounds it, so a run never claims more than the carrier will answer.
+    """
+    limits = getattr(settings, "CARRIER_API_RATE_LIMITS", {})
+    if carrier in limits:
+        return max(1, int(float(limits[carrier]["rate_per_second"]) * 60))
+    return settings.TRACKING_POLL_DEFAULT_RATE_PER_MINUTE
 
 
 def poll_due_claim(*, now: datetime | None = None, carriers: Sequence[str]) -> dict[str, list[int]]:
@@ -150,12 +156,14 @@ def shipments_poll(
         except TransientIntegrationError as exc:
             outcome.failed += 1
             if exc.retry_after is not None:
-                _pause(
-                    shipment.carrier,
-                    until=now + timedelta(seconds=exc.retry_after),
-                    error=str(exc),
+                # The carrier (or its shared budget) said when: wait that long, no penalty.
+                until = now + timedelta(seconds=exc.retry_after)
+                _pause(shipment.carrier, until=until, error=str(exc))
+                Shipment.objects.filter(pk=shipment.pk).update(
+                    last_checked_at=now, next_check_at=until + with_jitter(RETRY_SPREAD)
                 )
-            _record_failure(shipment, now, permanent=False)
+            else:
+                _record_failure(shipment, now, permanent=False)
             continue
         except PermanentIntegrationError as exc:
             logger.warning("poll of shipment %s failed permanently: %s", shipment.pk, exc)

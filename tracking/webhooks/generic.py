@@ -2,7 +2,7 @@
 
 The hex is HMAC-SHA256 of `<t>.<raw body>` with a merchant secret; the timestamp must be within
 TRACKING_WEBHOOK_TOLERANCE (replay protection); a sender rotating secrets may send one `v1` per
-secret. The body's `id` is the unique key (docs/tracking.md describes the format).
+secret. The body's `event_id` is the unique key (docs/tracking.md describes the format).
 """
 
 from __future__ import annotations
@@ -43,6 +43,6 @@ def verify(request: WebhookRequest, secrets: Sequence[bytes]) -> WebhookIdentity
     index = verify_timestamped(request, secrets, HEADER)
     return WebhookIdentity(
         topic=json_field(request.body, "type") or "tracking.update",
-        unique_key=json_field(request.body, "id") or body_hash(request.body),
+        unique_key=json_field(request.body, "event_id") or body_hash(request.body),
         secret_index=index,
     )
