@@ -29,9 +29,16 @@ install: $(VENV)/.installed
 messages: install
 	@if [ -d locale ]; then $(BIN)/pybabel compile --statistics -d locale -D django 2>&1 | tail -n 2; fi
 
+# The embedded default: SQLite, eager tasks, static files served by WhiteNoise (no DEBUG needed).
 demo: install messages
 	$(PY) manage.py migrate --noinput
-	$(PY) manage.py seed_demo
+	LOG_LEVEL=WARNING DEMO_URL=http://$(HOST):$(PORT) $(PY) manage.py seed_demo
+	@echo "Serving the demo: open http://$(HOST):$(PORT)/$${ADMIN_URL:-console/} and log in as printed above (Ctrl-C stops)."
+	$(PY) manage.py runserver --noreload $(HOST):$(PORT)
+
+# Development server with auto-reload, on whatever DATABASE_URL / CELERY_BROKER_URL say.
+serve: install messages
+	$(PY) manage.py migrate --noinput
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
 test: install messages
