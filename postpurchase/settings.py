@@ -42,6 +42,8 @@ INSTALLED_APPS = [
     "postpurchase",
     "commerce",
     "tracking",
+    "estimates",
+    "notifications",
 ]
 
 MIDDLEWARE = [
@@ -267,6 +269,62 @@ EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.file
 EMAIL_FILE_PATH = env.path("EMAIL_FILE_PATH", default=BASE_DIR / "var" / "outbox")
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="no-reply@localhost")
 ANYMAIL = env.dict("ANYMAIL", default={})
+
+# --- Notifications (see docs/notifications.md) ---------------------------------------------
+# Links in messages (tracking, unsubscribe) are absolute: the public address of this platform.
+NOTIFICATIONS_BASE_URL = env.str("NOTIFICATIONS_BASE_URL", default="http://localhost:8000")
+NOTIFICATIONS_OUTBOX_DIR = env.path("NOTIFICATIONS_OUTBOX_DIR", default=BASE_DIR / "var" / "outbox")
+NOTIFICATIONS_PROVIDER_TIMEOUT = env.float("NOTIFICATIONS_PROVIDER_TIMEOUT", default=10.0)
+NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
+NOTIFICATIONS_SEND_BATCH = env.int("NOTIFICATIONS_SEND_BATCH", default=100)
+NOTIFICATIONS_RELEASE_BATCH = env.int("NOTIFICATIONS_RELEASE_BATCH", default=500)
+NOTIFICATIONS_PUSH_TTL = env.int("NOTIFICATIONS_PUSH_TTL", default=24 * 3600)
+TWILIO_ACCOUNT_SID = env.str("TWILIO_ACCOUNT_SID", default="")
+TWILIO_AUTH_TOKEN = env.str("TWILIO_AUTH_TOKEN", default="")
+TWILIO_FROM_NUMBER = env.str("TWILIO_FROM_NUMBER", default="")
+TWILIO_MESSAGING_SERVICE_SID = env.str("TWILIO_MESSAGING_SERVICE_SID", default="")
+TWILIO_STATUS_CALLBACK_URL = env.str("TWILIO_STATUS_CALLBACK_URL", default="")
+VAPID_PUBLIC_KEY = env.str("VAPID_PUBLIC_KEY", default="")
+VAPID_PRIVATE_KEY = env.str("VAPID_PRIVATE_KEY", default="")
+VAPID_CLAIM_EMAIL = env.str("VAPID_CLAIM_EMAIL", default="ops@localhost")
+# Without credentials SMS and push go to the local outbox (the embedded default).
+NOTIFICATIONS_CHANNELS = {
+    "email": "notifications.channels.email.EmailChannel",
+    "sms": "notifications.channels.sms.TwilioSmsChannel"
+    if TWILIO_ACCOUNT_SID
+    else "notifications.channels.outbox.OutboxChannel",
+    "push": "notifications.channels.push.WebPushChannel"
+    if VAPID_PRIVATE_KEY
+    else "notifications.channels.outbox.OutboxChannel",
+}
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "notifications-release-due": {
+            "task": "notifications.due_sends_release",
+            "schedule": timedelta(seconds=30),
+        },
+        "notifications-sweep-stuck": {
+            "task": "notifications.messages_sweep_stuck",
+            "schedule": timedelta(minutes=5),
+        },
+    }
+)
+
+# --- Estimates: delivery dates (docs/estimates.md) -------------------------------------------
+# The share of shipments that should arrive by the promised date; the promise is set to hit it.
+ESTIMATES_ON_TIME_TARGET = env.float("ESTIMATES_ON_TIME_TARGET", default=0.9)
+# Where trained model artifacts (skops files) are also written; blank keeps them in the database only.
+ESTIMATES_ARTIFACT_DIR = env.str("ESTIMATES_ARTIFACT_DIR", default=str(BASE_DIR / "var" / "models"))
+# How far back training reads delivered shipments.
+ESTIMATES_TRAINING_DAYS = env.int("ESTIMATES_TRAINING_DAYS", default=365)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "estimates-train": {
+            "task": "estimates.estimators_train_all",
+            "schedule": timedelta(days=env.int("ESTIMATES_RETRAIN_DAYS", default=7)),
+        },
+    }
+)
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

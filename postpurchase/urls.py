@@ -12,4 +12,7 @@ urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("webhooks/", include("tracking.urls")),
     path("api/", include("postpurchase.api_urls")),
+    path("estimates/", include("estimates.urls")),
+    path("notifications/", include("notifications.urls")),
+    path("anymail/", include("anymail.urls")),
 ]
