@@ -28,7 +28,7 @@ from tracking.domain import CarrierParseError
 from tracking.models import EventSource
 from tracking.normalisation import ShipmentEvents, shipments_record_events
 from tracking.services import shipment_create, tracking_number_normalise
-from tracking.tracking_numbers import candidate_carriers, normalise_carrier
+from tracking.tracking_numbers import candidate_carriers, carrier_slug
 
 
 class ShopifyPayloadError(ValueError):
@@ -164,9 +164,7 @@ def _fulfillment_numbers(fulfillment: Mapping[str, Any]) -> list[str]:
 
 def _carrier_for(company: str, number: str) -> str:
     if company:
-        named = normalise_carrier(company)
-        if named:
-            return named
+        return carrier_slug(company)
     ranked = candidate_carriers(number)
     if not ranked:
         raise ShopifyPayloadError(

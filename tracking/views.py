@@ -7,37 +7,16 @@ matching shipments, recording events) runs in a worker after commit.
 
 from __future__ import annotations
 
-import threading
-import time
-
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from postpurchase.models import Merchant
 from tracking.ingest import inbound_webhook_receive
 from tracking.models import WebhookSource
 from tracking.webhooks import SignatureError, WebhookRequest, verifier_for
-from tracking.webhooks.secrets import active_secrets
-
-MERCHANT_CACHE_SECONDS = 30.0
-_merchants: dict[str, tuple[float, int | None]] = {}
-_merchants_lock = threading.Lock()
-
-
-def _merchant_id(slug: str) -> int | None:
-    """The active merchant's id for a slug, remembered briefly (the edge's hottest read)."""
-    now = time.monotonic()
-    with _merchants_lock:
-        hit = _merchants.get(slug)
-    if hit is not None and hit[0] > now:
-        return hit[1]
-    found = Merchant.objects.filter(slug=slug, is_active=True).values_list("pk", flat=True).first()
-    with _merchants_lock:
-        _merchants[slug] = (now + MERCHANT_CACHE_SECONDS, found)
-    return found
+from tracking.webhooks.secrets import active_secrets, merchant_id_for_slug
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
@@ -50,7 +29,7 @@ def webhook_receive(request: HttpRequest, source: str, merchant_slug: str) -> Js
     """POST /webhooks/<source>/<merchant_slug>/ — verify, store, acknowledge."""
     if source not in WebhookSource.values:
         return _error(404, "unknown_source", f"No webhook source {source!r}.")
-    merchant_id = _merchant_id(merchant_slug)
+    merchant_id = merchant_id_for_slug(merchant_slug)
     if merchant_id is None:
         return _error(404, "unknown_merchant", "No such merchant.")
     length = int(request.META.get("CONTENT_LENGTH") or 0)

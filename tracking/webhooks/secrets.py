@@ -29,6 +29,7 @@ SECRETS_CACHE_SECONDS = 30.0
 MIN_SECRET_LENGTH = 16
 
 _cache: dict[tuple[int, str], tuple[float, list[tuple[int, bytes]]]] = {}
+_merchants: dict[str, tuple[float, int | None]] = {}
 _cache_lock = threading.Lock()
 
 
@@ -57,6 +58,20 @@ def decrypt(token: str) -> str:
 def forget_cached() -> None:
     with _cache_lock:
         _cache.clear()
+        _merchants.clear()
+
+
+def merchant_id_for_slug(slug: str) -> int | None:
+    """The active merchant's id for a URL slug, remembered briefly (the edge's hottest read)."""
+    now = time.monotonic()
+    with _cache_lock:
+        hit = _merchants.get(slug)
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    found = Merchant.objects.filter(slug=slug, is_active=True).values_list("pk", flat=True).first()
+    with _cache_lock:
+        _merchants[slug] = (now + SECRETS_CACHE_SECONDS, found)
+    return found
 
 
 @transaction.atomic
