@@ -35,7 +35,7 @@ UPS_TOKEN = f"{UPS_BASE}/security/v1/oauth/token"
 
 
 def _fixture(name: str) -> object:
-    return json.loads((FIXTURES / name).read_text())
+    return json.loads((FIXTURES / name).read_text(encoding="utf-8"))
 
 
 def _ups(limit: rate_limit.RateLimit = GENEROUS) -> UPSClient:

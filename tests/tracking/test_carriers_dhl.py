@@ -17,7 +17,7 @@ SAMPLE = Path("/work/shared/data/carriers/dhl_unified_tracking_response_karrio.j
 
 
 def _fixture() -> dict:
-    return json.loads((FIXTURES / "dhl_customs_failure_delivered.json").read_text())
+    return json.loads((FIXTURES / "dhl_customs_failure_delivered.json").read_text(encoding="utf-8"))
 
 
 def test_statuses_refined_from_the_texts():
@@ -71,7 +71,7 @@ def test_shipment_without_id_is_a_parse_error():
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="shared carrier samples not present")
 def test_documented_sample_parses():
-    (event,) = dhl.parse(json.loads(SAMPLE.read_text()))
+    (event,) = dhl.parse(json.loads(SAMPLE.read_text(encoding="utf-8")))
     assert event.tracking_number == "7777777770"
     assert event.carrier_code == "pre-transit"
     assert event.location.country == "NL"

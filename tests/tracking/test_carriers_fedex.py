@@ -16,7 +16,7 @@ SAMPLE = Path("/work/shared/data/carriers/fedex_track_api_v1_response_karrio.jso
 
 
 def _fixture() -> dict:
-    return json.loads((FIXTURES / "fedex_delivery_exception.json").read_text())
+    return json.loads((FIXTURES / "fedex_delivery_exception.json").read_text(encoding="utf-8"))
 
 
 def _by_code(code: str):
@@ -79,7 +79,7 @@ def test_scan_without_a_date_names_its_path():
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="shared carrier samples not present")
 def test_documented_sample_parses():
-    (event,) = fedex.parse(json.loads(SAMPLE.read_text()))
+    (event,) = fedex.parse(json.loads(SAMPLE.read_text(encoding="utf-8")))
     assert event.tracking_number == "128667043726"
     assert event.status is ShipmentStatus.IN_TRANSIT
     assert event.occurred_at.utcoffset() == timedelta(hours=-7)

@@ -66,7 +66,7 @@ def test_unknown_source_names_the_known_ones():
 @pytest.mark.parametrize(("source", "filename"), sorted(SHARED_SAMPLES.items()))
 def test_every_adapter_reads_its_documented_sample(source, filename):
     adapter = get_adapter(source)
-    payload = json.loads((SHARED / filename).read_text())
+    payload = json.loads((SHARED / filename).read_text(encoding="utf-8"))
     events = adapter.parse(payload)
     assert events, f"{filename} has scans"
     _assert_well_formed(events, adapter.code_table_version)
@@ -79,7 +79,7 @@ def test_every_adapter_reads_its_documented_sample(source, filename):
 @pytest.mark.parametrize("path", OWN_FIXTURES, ids=lambda p: p.name)
 def test_every_adapter_reads_its_own_fixtures(path):
     adapter = get_adapter(_source_of(path))
-    events = adapter.parse(json.loads(path.read_text()))
+    events = adapter.parse(json.loads(path.read_text(encoding="utf-8")))
     assert len(events) >= 1
     _assert_well_formed(events, adapter.code_table_version)
 
@@ -88,7 +88,7 @@ def test_own_fixtures_cover_every_source_and_the_hard_cases():
     assert {_source_of(p) for p in OWN_FIXTURES} == set(adapters())
     statuses, unmapped = set(), 0
     for path in OWN_FIXTURES:
-        events = get_adapter(_source_of(path)).parse(json.loads(path.read_text()))
+        events = get_adapter(_source_of(path)).parse(json.loads(path.read_text(encoding="utf-8")))
         statuses |= {e.status.value for e in events}
         unmapped += sum(not e.mapped for e in events)
     assert {"exception", "attempt_failed", "delivered", "returned_to_sender"} <= statuses
@@ -96,7 +96,9 @@ def test_own_fixtures_cover_every_source_and_the_hard_cases():
 
 
 def test_a_payload_of_the_wrong_source_is_a_parse_error_not_a_crash():
-    ups_payload = json.loads((FIXTURES / "ups_exception_then_delivered.json").read_text())
+    ups_payload = json.loads(
+        (FIXTURES / "ups_exception_then_delivered.json").read_text(encoding="utf-8")
+    )
     for source, adapter in adapters().items():
         if source == "ups":
             continue
@@ -153,7 +155,7 @@ def _mutate(document: Any, path: tuple, replacement: Any, delete: bool) -> Any:
 @st.composite
 def mutated_fixtures(draw: st.DrawFn) -> tuple[str, Any]:
     path = draw(st.sampled_from(OWN_FIXTURES))
-    document = json.loads(path.read_text())
+    document = json.loads(path.read_text(encoding="utf-8"))
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         target = draw(st.sampled_from(_paths(document)))
         document = _mutate(document, target, draw(mutation_values), draw(st.booleans()))

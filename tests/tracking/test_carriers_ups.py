@@ -17,7 +17,7 @@ SAMPLE = Path("/work/shared/data/carriers/ups_track_api_v1_response_karrio.json"
 
 
 def _fixture() -> dict:
-    return json.loads((FIXTURES / "ups_exception_then_delivered.json").read_text())
+    return json.loads((FIXTURES / "ups_exception_then_delivered.json").read_text(encoding="utf-8"))
 
 
 def test_fixture_journey_maps_every_milestone_in_carrier_time_order():
@@ -102,7 +102,7 @@ def test_malformed_activity_fields_name_the_path(field, value, message):
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="shared carrier samples not present")
 def test_documented_sample_parses():
-    events = ups.parse(json.loads(SAMPLE.read_text()))
+    events = ups.parse(json.loads(SAMPLE.read_text(encoding="utf-8")))
     assert [(e.carrier_code, e.status) for e in events] == [
         ("MP", ShipmentStatus.INFO_RECEIVED),
         ("F4", ShipmentStatus.DELIVERED),

@@ -16,7 +16,7 @@ SAMPLE = Path("/work/shared/data/carriers/usps_tracking_v3_responses_karrio.json
 
 
 def _fixture() -> list:
-    return json.loads((FIXTURES / "usps_attempt_then_pickup.json").read_text())
+    return json.loads((FIXTURES / "usps_attempt_then_pickup.json").read_text(encoding="utf-8"))
 
 
 def test_notice_left_then_pickup_then_picked_up():
@@ -71,7 +71,7 @@ def test_error_response_and_missing_number_are_parse_errors():
 
 @pytest.mark.skipif(not SAMPLE.exists(), reason="shared carrier samples not present")
 def test_documented_samples_parse():
-    events = usps.parse(json.loads(SAMPLE.read_text()))
+    events = usps.parse(json.loads(SAMPLE.read_text(encoding="utf-8")))
     real = [e for e in events if e.tracking_number == "9400109104250532908587"]
     assert len(real) == 12
     assert all(e.mapped for e in real)
