@@ -42,7 +42,7 @@ from tracking.tracking_numbers import candidate_carriers, carrier_slug
 logger = logging.getLogger(__name__)
 
 PROCESSING_PENDING_KEY = "tracking:webhook_process:pending"
-PROCESSING_DEBOUNCE_SECONDS = 2
+PROCESSING_DEBOUNCE_SECONDS = 1
 # A scan may precede the shipment's registration with us (label printed, then the order synced).
 IDENTITY_GRACE = timedelta(days=7)
 # Headers not worth keeping (credentials of other systems, hop-by-hop noise).
@@ -91,7 +91,13 @@ def inbound_webhook_receive(
 
 
 def schedule_processing() -> None:
-    """Enqueue one processing task unless one is already pending (debounced through the cache)."""
+    """Ask a worker to drain received webhooks, debounced so a burst enqueues two tasks, not N.
+
+    The first delivery of a window enqueues a run now (leading edge) and one when the window
+    closes (trailing edge); deliveries inside the window enqueue nothing, and the trailing run,
+    which starts after they committed, picks them up. This holds even when the cache is not
+    shared between web and worker processes (then the window is simply not shortened).
+    """
     from tracking.tasks import webhook_process
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
@@ -100,6 +106,7 @@ def schedule_processing() -> None:
     try:
         if cache.add(PROCESSING_PENDING_KEY, "1", timeout=PROCESSING_DEBOUNCE_SECONDS):
             webhook_process.delay()
+            webhook_process.apply_async(countdown=PROCESSING_DEBOUNCE_SECONDS)
     except Exception as exc:  # broker or cache down: the sweeper enqueues processing later
         logger.warning("webhook processing not enqueued (%s); the sweeper will", exc)
 
