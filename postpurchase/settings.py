@@ -44,11 +44,13 @@ INSTALLED_APPS = [
     "tracking",
     "estimates",
     "notifications",
+    "trackpage",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "trackpage.middleware.CustomDomainMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -325,6 +327,22 @@ CELERY_BEAT_SCHEDULE.update(
         },
     }
 )
+
+# --- Tracking page (docs/tracking-page.md) --------------------------------------------------
+# Proxies in front of the app that append to X-Forwarded-For (0: use the connecting address).
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+TRACKPAGE_TRUSTED_PROXY_COUNT = TRUSTED_PROXY_COUNT
+TRACKPAGE_LINK_MAX_AGE = timedelta(days=env.int("TRACKPAGE_LINK_MAX_AGE_DAYS", default=180))
+TRACKPAGE_LOOKUP_WINDOW_SECONDS = env.int("TRACKPAGE_LOOKUP_WINDOW_SECONDS", default=900)
+TRACKPAGE_LOOKUP_LIMIT_PER_CLIENT = env.int("TRACKPAGE_LOOKUP_LIMIT_PER_CLIENT", default=20)
+TRACKPAGE_LOOKUP_LIMIT_PER_ORDER = env.int("TRACKPAGE_LOOKUP_LIMIT_PER_ORDER", default=8)
+TRACKPAGE_ATTRIBUTION_WINDOW = timedelta(days=env.int("TRACKPAGE_ATTRIBUTION_DAYS", default=7))
+TRACKPAGE_REFRESH_SECONDS = env.int("TRACKPAGE_REFRESH_SECONDS", default=60)
+TRACKPAGE_FRAGMENT_TTL = env.int("TRACKPAGE_FRAGMENT_TTL_SECONDS", default=600)
+# Hosts of the platform itself; any other allowed host is looked up as a merchant's custom domain.
+TRACKPAGE_PLATFORM_HOSTS = env.list(
+    "TRACKPAGE_PLATFORM_HOSTS", default=["localhost", "127.0.0.1", "::1", "testserver"]
+) + [(NOTIFICATIONS_BASE_URL.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0])]
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

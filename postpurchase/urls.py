@@ -15,4 +15,6 @@ urlpatterns = [
     path("estimates/", include("estimates.urls")),
     path("notifications/", include("notifications.urls")),
     path("anymail/", include("anymail.urls")),
+    # Shopper tracking pages: last, so the fixed prefixes above win over a merchant slug.
+    path("<slug:merchant_slug>/track/", include("trackpage.urls")),
 ]

@@ -1,0 +1,103 @@
+"""The tracking page itself: what it shows, in which language, in how many queries."""
+
+from __future__ import annotations
+
+import pytest
+
+from notifications.tokens import tracking_url
+from tests.trackpage.conftest import add_events, page_url
+from trackpage.models import PageView
+
+pytestmark = pytest.mark.django_db
+
+
+def test_page_shows_status_window_items_and_newest_event_first(client, merchant_a, shipment_a):
+    response = client.get(page_url(merchant_a, shipment_a))
+
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Order 1001" in body
+    assert "On its way" in body
+    assert "Merino crew sock" in body
+    assert body.index("Scan 2:") < body.index("Scan 1:") < body.index("Scan 0:")
+    assert '<time datetime="2026-11-21T11:00:00+00:00">' in body
+    # Masked address: the street and name are not readable in full.
+    assert "1 Main St" not in body
+    assert "A••••" in body
+
+
+def test_notification_link_opens_the_page(client, merchant_a, shipment_a, settings):
+    settings.NOTIFICATIONS_BASE_URL = "http://localhost:8000"
+    url = tracking_url(merchant_slug=merchant_a.slug, tracking_ref=shipment_a.public_id)
+
+    response = client.get(url.removeprefix("http://localhost:8000"))
+
+    assert response.status_code == 200
+    assert "Order 1001" in response.content.decode()
+
+
+def test_page_in_japanese_formats_dates_in_destination_zone(client, merchant_a, shipment_a):
+    response = client.get(page_url(merchant_a, shipment_a) + "?lang=ja")
+
+    body = response.content.decode()
+    assert response.headers["Content-Language"] == "ja"
+    assert '<html lang="ja">' in body
+    assert "2026/11/21" in body  # Babel's medium Japanese date
+    # Destination is the US with a New York shopper: 11:00 UTC is 6:00 there.
+    assert "6:00:00" in body
+
+
+def test_query_count_is_the_same_for_1_and_200_events(
+    client, merchant_a, shipment_a, django_assert_num_queries
+):
+    from django.core.cache import cache
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    shipment_a.events.all().delete()
+    add_events(shipment_a, 1)
+    url = page_url(merchant_a, shipment_a)
+    client.get(url)  # sets the visitor cookie, so both measured views update one row
+    cache.clear()
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    add_events(shipment_a, 199)
+    shipment_a.save()  # a new scan changes the shipment (and so the fragment's key)
+    cache.clear()
+    with django_assert_num_queries(len(few.captured_queries)):
+        response = client.get(url)
+    assert response.content.decode().count('class="timeline__event') == 200
+
+
+def test_cached_fragment_is_replaced_when_the_shipment_changes(client, merchant_a, shipment_a):
+    url = page_url(merchant_a, shipment_a)
+    assert "Delivered" not in client.get(url).content.decode().split("Tracking history")[1]
+
+    add_events(shipment_a, 4, status="delivered")
+    shipment_a.status = "delivered"
+    shipment_a.save()
+
+    assert "How was your delivery?" in client.get(url).content.decode()
+
+
+def test_views_are_counted_per_visitor_without_personal_data(client, merchant_a, shipment_a):
+    url = page_url(merchant_a, shipment_a)
+    client.get(url)
+    client.get(url)
+    client.cookies.clear()
+    client.get(url, REMOTE_ADDR="203.0.113.9")
+
+    views = list(PageView.objects.filter(order=shipment_a.order).order_by("first_viewed_at"))
+    assert [v.views for v in views] == [2, 1]
+    assert all(len(v.visitor) == 32 and "203.0.113" not in v.visitor for v in views)
+
+
+def test_live_fragment_polls_while_moving(client, merchant_a, shipment_a):
+    url = page_url(merchant_a, shipment_a)
+    response = client.get(url + "live/", HTTP_HX_REQUEST="true")
+
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert body.startswith('<div id="shipments"')
+    assert 'hx-trigger="every 60s"' in body
+    assert not PageView.objects.exists()  # polling is not a page view

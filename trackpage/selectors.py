@@ -1,0 +1,239 @@
+"""Reads of the tracking page: the order a link opens, its shipments, timeline, items, the
+merchant's blocks and the recommendations, in a fixed number of queries whatever the number of
+shipments and events.
+
+`tracking_page` builds the whole read model in two steps: the order and its shipments (enough to
+key the cached fragment), then `TrackingPage.timeline_load()` for events and items, which the view
+calls only when the fragment is not in the cache.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models.query import prefetch_related_objects
+from django.utils import timezone
+
+from commerce.models import Order, OrderLine, Product
+from postpurchase.errors import NotFoundError
+from postpurchase.models import Merchant
+from tracking.models import Shipment, ShipmentLine, TrackingEvent
+from trackpage.errors import TrackPageErrorCode
+from trackpage.links import PageRef, RefKind
+from trackpage.models import MerchantPageBlock
+
+RECOMMENDATIONS = 4
+RECOMMENDATIONS_TTL = 15 * 60
+NOT_FOUND = "We could not find this order."
+
+
+@dataclass(frozen=True)
+class Item:
+    title: str
+    quantity: int
+    sku: str
+    image_url: str
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    title: str
+    url: str
+    image_url: str
+    price: str
+    currency: str
+
+
+@dataclass
+class ShipmentCard:
+    shipment: Shipment
+    events: list[TrackingEvent] = field(default_factory=list)  # newest first
+    items: list[Item] = field(default_factory=list)
+
+
+@dataclass
+class TrackingPage:
+    """The read model of one tracking page."""
+
+    merchant: Merchant
+    order: Order | None  # None on the status-only view (tracking-number lookup)
+    cards: list[ShipmentCard]
+    status_only: bool = False
+    unshipped: list[Item] = field(default_factory=list)
+    timeline_loaded: bool = False
+
+    @property
+    def shipments(self) -> list[Shipment]:
+        return [card.shipment for card in self.cards]
+
+    @property
+    def version(self) -> str:
+        """Changes whenever anything shown in the shipments fragment changes."""
+        parts = [f"{s.pk}.{s.updated_at.timestamp():.6f}" for s in self.shipments if s.updated_at]
+        if self.order is not None:
+            parts.append(f"o{self.order.updated_at.timestamp():.6f}")
+        return "-".join(parts) or "empty"
+
+    def timeline_load(self) -> None:
+        """Events (newest first) and carried items of every shipment: two queries in all."""
+        if self.timeline_loaded:
+            return
+        shipments = self.shipments
+        lookups: list[Any] = [
+            Prefetch(
+                "events",
+                queryset=TrackingEvent.objects.order_by("-occurred_at", "-id"),
+                to_attr="timeline",
+            )
+        ]
+        if not self.status_only:
+            lookups.append(
+                Prefetch(
+                    "shipment_lines",
+                    queryset=ShipmentLine.objects.select_related("order_line__product").order_by(
+                        "pk"
+                    ),
+                    to_attr="carried",
+                )
+            )
+        prefetch_related_objects(shipments, *lookups)
+        for card in self.cards:
+            card.events = list(card.shipment.timeline)  # type: ignore[attr-defined]
+            if not self.status_only:
+                card.items = [_item(sl.order_line, sl.quantity) for sl in card.shipment.carried]  # type: ignore[attr-defined]
+        self.timeline_loaded = True
+
+
+def _item(line: OrderLine, quantity: int) -> Item:
+    image = line.product.image_url if line.product is not None else ""
+    return Item(title=line.title, quantity=quantity, sku=line.sku, image_url=image)
+
+
+def page_order(*, merchant: Merchant, ref: PageRef) -> Order:
+    """The order a verified link points at, within this merchant only."""
+    orders = Order.objects.for_merchant(merchant).select_related("customer", "link_revocation")
+    if ref.kind is RefKind.SHIPMENT:
+        order = orders.filter(shipments__public_id=ref.value).first()
+    else:
+        order = orders.filter(external_id=ref.value).first()
+    if order is None:
+        raise NotFoundError(TrackPageErrorCode.NOT_FOUND, NOT_FOUND)
+    return order
+
+
+def tracking_page(*, merchant: Merchant, ref: PageRef) -> TrackingPage:
+    """The order's page: the order and its shipments (events and items load on demand)."""
+    order = page_order(merchant=merchant, ref=ref)
+    shipments = list(
+        Shipment.objects.for_merchant(merchant)
+        .filter(order=order)
+        .select_related("rating")
+        .order_by("created_at", "pk")
+    )
+    return TrackingPage(
+        merchant=merchant, order=order, cards=[ShipmentCard(shipment=s) for s in shipments]
+    )
+
+
+def status_page(*, merchant: Merchant, ref: PageRef) -> TrackingPage:
+    """One shipment's status with no order details (the tracking-number lookup's answer)."""
+    shipment = Shipment.objects.for_merchant(merchant).filter(public_id=ref.value).first()
+    if shipment is None:
+        raise NotFoundError(TrackPageErrorCode.NOT_FOUND, NOT_FOUND)
+    return TrackingPage(
+        merchant=merchant, order=None, cards=[ShipmentCard(shipment=shipment)], status_only=True
+    )
+
+
+def unshipped_items(*, order: Order) -> list[Item]:
+    """Lines (or parts of lines) of the order in no shipment yet: one query."""
+    lines = (
+        OrderLine.objects.filter(order=order)
+        .select_related("product")
+        .annotate(shipped=Sum("shipmentline__quantity"))
+        .order_by("pk")
+    )
+    return [
+        _item(line, line.quantity - (line.shipped or 0))
+        for line in lines
+        if line.quantity > (line.shipped or 0)
+    ]
+
+
+def page_blocks(*, merchant: Merchant, language: str) -> list[MerchantPageBlock]:
+    """The merchant's active blocks for this language, at this moment."""
+    now = timezone.now()
+    return list(
+        MerchantPageBlock.objects.for_merchant(merchant)
+        .filter(is_active=True)
+        .filter(Q(language="") | Q(language=language))
+        .filter(Q(starts_at__isnull=True) | Q(starts_at__lte=now))
+        .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
+        .order_by("placement", "position", "pk")
+    )
+
+
+def recommendations(*, order: Order, limit: int = RECOMMENDATIONS) -> list[Recommendation]:
+    """Products bought together with this order's, else the best sellers of its categories.
+
+    Never a product the customer already bought, nor one out of stock or without a page.
+    Cached per order for a quarter of an hour.
+    """
+    key = f"trackpage:recs:{order.pk}"
+    cached = cache.get(key)
+    if cached is not None:
+        return [Recommendation(**row) for row in cached]
+    chosen = _recommended_product_ids(order=order, limit=limit)
+    products = Product.objects.in_bulk(chosen)
+    result = [
+        Recommendation(
+            title=p.title,
+            url=p.url,
+            image_url=p.image_url,
+            price=str(p.price),
+            currency=p.currency,
+        )
+        for p in (products[pk] for pk in chosen if pk in products)
+    ]
+    cache.set(key, [r.__dict__ for r in result], RECOMMENDATIONS_TTL)
+    return result
+
+
+def _recommended_product_ids(*, order: Order, limit: int) -> list[int]:
+    basket = OrderLine.objects.filter(order=order, product__isnull=False)
+    already_bought = OrderLine.objects.filter(
+        merchant_id=order.merchant_id, order__customer_id=order.customer_id, product__isnull=False
+    ).values("product_id")
+    candidates = (
+        OrderLine.objects.filter(merchant_id=order.merchant_id, product__isnull=False)
+        .exclude(product_id__in=already_bought)
+        .filter(product__in_stock=True)
+        .exclude(product__url="")
+    )
+    together = (
+        candidates.filter(order__lines__product_id__in=basket.values("product_id"))
+        .values("product_id")
+        .annotate(orders=Count("order_id", distinct=True))
+        .order_by("-orders", "product_id")[:limit]
+    )
+    chosen = [row["product_id"] for row in together]
+    if len(chosen) < limit:
+        best_sellers = (
+            candidates.filter(product__category__in=basket.values("product__category"))
+            .exclude(product__category="")
+            .exclude(product_id__in=chosen)
+            .values("product_id")
+            .annotate(sold=Sum("quantity"))
+            .order_by("-sold", "product_id")[: limit - len(chosen)]
+        )
+        chosen += [row["product_id"] for row in best_sellers]
+    return chosen
+
+
+def is_moving(page: TrackingPage) -> bool:
+    """Whether any shipment can still change (the page then polls for updates)."""
+    final = {"delivered", "returned_to_sender", "cancelled", "expired"}
+    return any(s.status not in final for s in page.shipments) or not page.shipments

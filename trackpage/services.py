@@ -1,0 +1,309 @@
+"""Every write of the tracking page: lookups (which count against rate limits), engagement,
+ratings, link revocation and conversion attribution.
+"""
+
+from __future__ import annotations
+
+import hmac
+import re
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.crypto import salted_hmac
+
+from commerce.models import Order
+from postpurchase import outbox
+from postpurchase.errors import DomainError, NotFoundError
+from postpurchase.models import Merchant
+from tracking.domain import ShipmentStatus
+from tracking.models import Shipment
+from tracking.services import tracking_number_normalise
+from trackpage import rate_limits
+from trackpage.errors import TrackPageErrorCode
+from trackpage.links import GoTarget
+from trackpage.models import (
+    Conversion,
+    ConversionTouch,
+    DeliveryRating,
+    LinkClick,
+    LinkKind,
+    PageView,
+    TrackingLinkRevocation,
+)
+
+NOT_FOUND_MESSAGE = "We could not find an order with these details."
+# Compared against when no order matched, so a miss costs the same work as a mismatch.
+_ABSENT = "\x00absent\x00"
+
+
+# --- Normalising what shoppers type -------------------------------------------------------------
+
+
+def normalise_order_number(value: str) -> str:
+    """'# 1001 ' and '1001' are the same order number."""
+    return unicodedata.normalize("NFKC", value).strip().lstrip("#").strip()
+
+
+def normalise_email(value: str) -> str:
+    return unicodedata.normalize("NFKC", value).strip().casefold()
+
+
+def normalise_postcode(value: str) -> str:
+    """'sw1a 1aa', 'SW1A1AA' and '100-0001' vs '1000001' compare equal (NFKC folds full-width)."""
+    folded = unicodedata.normalize("NFKC", value)
+    return re.sub(r"[\s\-\u2010\u2011\u2013\u2014]", "", folded).upper()
+
+
+def _same(given: str, stored: str) -> bool:
+    """Constant-time equality of two normalised values; an empty stored value never matches."""
+    matched = hmac.compare_digest(given.encode(), (stored or _ABSENT).encode())
+    return matched and bool(stored)
+
+
+# --- Lookups ------------------------------------------------------------------------------------
+
+
+def _throttle(*, merchant: Merchant, client: str, subject: str) -> None:
+    """Count one attempt against the client's and the subject's budgets; raise if one is spent."""
+    client_ok = rate_limits.hit(
+        scope="client", value=client, limit=settings.TRACKPAGE_LOOKUP_LIMIT_PER_CLIENT
+    )
+    subject_ok = rate_limits.hit(
+        scope="subject",
+        value=f"{merchant.pk}:{subject}",
+        limit=settings.TRACKPAGE_LOOKUP_LIMIT_PER_ORDER,
+    )
+    if not (client_ok and subject_ok):
+        raise DomainError(
+            TrackPageErrorCode.RATE_LIMITED, "Too many attempts. Please wait a few minutes."
+        )
+
+
+def order_lookup(*, merchant: Merchant, order_number: str, contact: str, client: str) -> Order:
+    """The order whose number and email or postcode match; any mismatch is one NotFoundError."""
+    number = normalise_order_number(order_number)
+    _throttle(merchant=merchant, client=client, subject=f"order:{number.casefold()}")
+    order = (
+        Order.objects.for_merchant(merchant)
+        .filter(number=number)
+        .select_related("customer")
+        .first()
+    )
+    stored_email = order.customer.email if order is not None else ""
+    stored_postcode = order.shipping_postcode if order is not None else ""
+    email_ok = _same(normalise_email(contact), normalise_email(stored_email))
+    postcode_ok = _same(normalise_postcode(contact), normalise_postcode(stored_postcode))
+    if order is None or not (email_ok or postcode_ok):
+        raise NotFoundError(TrackPageErrorCode.NOT_FOUND, NOT_FOUND_MESSAGE)
+    return order
+
+
+def shipment_lookup(*, merchant: Merchant, tracking_number: str, client: str) -> Shipment:
+    """This merchant's newest shipment with the tracking number (status-only view)."""
+    number = tracking_number_normalise(tracking_number)
+    _throttle(merchant=merchant, client=client, subject=f"tracking:{number}")
+    shipment = (
+        Shipment.objects.for_merchant(merchant)
+        .filter(tracking_number=number)
+        .order_by("-created_at")
+        .first()
+    )
+    if shipment is None:
+        raise NotFoundError(TrackPageErrorCode.NOT_FOUND, NOT_FOUND_MESSAGE)
+    return shipment
+
+
+def link_issued_allowed(*, order: Order, issued_at: datetime) -> None:
+    """Refuse a link signed before the order's links were revoked."""
+    revocation = getattr(order, "link_revocation", None)
+    if revocation is not None and issued_at < revocation.revoked_before:
+        raise DomainError(TrackPageErrorCode.LINK_REVOKED, "This link is no longer valid.")
+
+
+@transaction.atomic
+def tracking_links_revoke(*, order: Order, reason: str = "") -> TrackingLinkRevocation:
+    """Make every tracking link of the order signed until now stop working."""
+    # Signing timestamps have one-second resolution: a link signed in this second is revoked too.
+    cut = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
+    revocation, _ = TrackingLinkRevocation.objects.update_or_create(
+        order=order,
+        defaults={"merchant_id": order.merchant_id, "revoked_before": cut, "reason": reason},
+    )
+    return revocation
+
+
+# --- Engagement ---------------------------------------------------------------------------------
+
+
+def visitor_id(*, merchant: Merchant, cookie_value: str) -> str:
+    """A salted hash of the visitor's random cookie, per merchant: not linkable across stores."""
+    return salted_hmac(
+        "trackpage.visitor", f"{merchant.pk}:{cookie_value}", algorithm="sha256"
+    ).hexdigest()[:32]
+
+
+def page_view_record(*, order: Order, visitor: str, via: str) -> None:
+    """Count one view of the order's page by the visitor (one row per visitor, a counter)."""
+    now = timezone.now()
+    rows = PageView.objects.filter(order=order, visitor=visitor)
+    if rows.update(views=F("views") + 1, last_viewed_at=now):
+        return
+    try:
+        with transaction.atomic():
+            PageView.objects.create(
+                merchant_id=order.merchant_id,
+                order=order,
+                visitor=visitor,
+                via=via,
+                first_viewed_at=now,
+                last_viewed_at=now,
+            )
+    except IntegrityError:  # the same visitor's parallel request created it first
+        rows.update(views=F("views") + 1, last_viewed_at=now)
+
+
+def link_click_record(*, merchant: Merchant, target: GoTarget, visitor: str) -> LinkClick | None:
+    """Record a click through the redirect; a link of an order that no longer exists is not."""
+    if target.kind not in LinkKind.values:
+        raise DomainError(TrackPageErrorCode.REDIRECT_REFUSED, "Unknown kind of link.")
+    order_id = (
+        Order.objects.for_merchant(merchant)
+        .filter(number=target.order_number)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if order_id is None:
+        return None
+    return LinkClick.objects.create(
+        merchant=merchant,
+        order_id=order_id,
+        visitor=visitor,
+        kind=target.kind,
+        url=target.url[:1000],
+        clicked_at=timezone.now(),
+    )
+
+
+# --- Rating -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RatingInput:
+    score: int
+    comment: str = ""
+
+
+@transaction.atomic
+def delivery_rating_submit(*, shipment: Shipment, rating: RatingInput) -> DeliveryRating:
+    """Record (or change) the shopper's rating of a delivered shipment."""
+    if shipment.status != ShipmentStatus.DELIVERED:
+        raise DomainError(
+            TrackPageErrorCode.RATING_NOT_DELIVERED,
+            "You can rate the delivery once it has arrived.",
+            field="score",
+        )
+    if not 1 <= rating.score <= 5:
+        raise DomainError(
+            TrackPageErrorCode.RATING_INVALID, "Choose from 1 to 5 stars.", field="score"
+        )
+    comment = rating.comment.strip()
+    if len(comment) > 1000:
+        raise DomainError(
+            TrackPageErrorCode.RATING_INVALID,
+            "Please keep the comment under 1000 characters.",
+            field="comment",
+        )
+    saved, created = DeliveryRating.objects.update_or_create(
+        shipment=shipment,
+        defaults={"merchant_id": shipment.merchant_id, "score": rating.score, "comment": comment},
+    )
+    outbox.publish(
+        merchant=shipment.merchant,
+        type="delivery_rating.submitted",
+        subject=f"shipment:{shipment.pk}",
+        data={
+            "shipment_id": shipment.pk,
+            "order_id": shipment.order_id,
+            "score": saved.score,
+            "has_comment": bool(saved.comment),
+            "changed": not created,
+        },
+    )
+    return saved
+
+
+# --- Conversions --------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def conversion_attribute(*, order_id: int) -> Conversion | None:
+    """Attribute a new order to the same customer's earlier tracking page, within the window.
+
+    A click into the store from an earlier order's page wins over a mere view; the latest touch
+    before the order was placed is credited. Attributing twice has no second effect.
+    """
+    order = Order.objects.filter(pk=order_id).first()
+    if order is None or Conversion.objects.filter(order=order).exists():
+        return None
+    since = order.placed_at - settings.TRACKPAGE_ATTRIBUTION_WINDOW
+    earlier_orders = Order.objects.filter(
+        merchant_id=order.merchant_id, customer_id=order.customer_id
+    ).exclude(pk=order.pk)
+    click = (
+        LinkClick.objects.filter(
+            order__in=earlier_orders,
+            kind__in=LinkKind.store_kinds(),
+            clicked_at__gte=since,
+            clicked_at__lte=order.placed_at,
+        )
+        .order_by("-clicked_at")
+        .first()
+    )
+    if click is not None:
+        touch, source_order_id, touched_at = ConversionTouch.CLICK, click.order_id, click.clicked_at
+    else:
+        view = (
+            PageView.objects.filter(
+                order__in=earlier_orders,
+                last_viewed_at__gte=since,
+                first_viewed_at__lte=order.placed_at,
+            )
+            .order_by("-last_viewed_at")
+            .first()
+        )
+        if view is None:
+            return None
+        touch, source_order_id, touched_at = (
+            ConversionTouch.VIEW,
+            view.order_id,
+            view.last_viewed_at,
+        )
+    conversion, created = Conversion.objects.get_or_create(
+        order=order,
+        defaults={
+            "merchant_id": order.merchant_id,
+            "source_order_id": source_order_id,
+            "touch": touch,
+            "click": click,
+            "touched_at": min(touched_at, order.placed_at),
+        },
+    )
+    if created:
+        outbox.publish(
+            merchant=order.merchant,
+            type="page_conversion.attributed",
+            subject=f"order:{order.pk}",
+            data={
+                "order_id": order.pk,
+                "source_order_id": source_order_id,
+                "touch": str(touch),
+                "total": str(order.total),
+                "currency": order.currency,
+            },
+        )
+    return conversion
