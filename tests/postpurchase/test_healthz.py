@@ -63,3 +63,10 @@ def test_unreachable_database_answers_503(client, settings, monkeypatch):
 
 def test_only_get_is_allowed(client):
     assert client.post("/healthz").status_code == 405
+
+
+def test_health_probe_over_plain_http_is_not_redirected(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.CELERY_BROKER_URL = ""
+    assert client.get("/healthz").status_code == 200
+    assert client.get(f"/{settings.ADMIN_URL}").status_code == 301  # everything else is
