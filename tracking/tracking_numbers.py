@@ -202,7 +202,8 @@ class NumberFormat:
 def _fmt(
     carrier: str, name: str, pattern: str, check: Callable[[str], bool] | None, confidence: float
 ) -> NumberFormat:
-    return NumberFormat(carrier, name, re.compile(pattern), check, confidence)
+    # ASCII only: `\d` would otherwise accept other scripts' digits, which no carrier prints.
+    return NumberFormat(carrier, name, re.compile(pattern, re.ASCII), check, confidence)
 
 
 NUMBER_FORMATS: tuple[NumberFormat, ...] = (

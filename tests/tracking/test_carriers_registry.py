@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 
 from tracking.carriers import SourceKind, UnknownSourceError, adapters, get_adapter
 from tracking.domain import CarrierParseError, ParsedEvent
+from tracking.tracking_numbers import normalise_number
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "carriers"
 SHARED = Path("/work/shared/data/carriers")
@@ -39,6 +40,7 @@ def _assert_well_formed(events: list[ParsedEvent], version: str) -> None:
         assert event.occurred_at.tzinfo is not None
         assert event.occurred_at.utcoffset() is not None
         assert event.tracking_number
+        assert event.tracking_number == normalise_number(event.tracking_number)
         assert event.carrier
         assert event.mapping_version == version
     assert [e.occurred_at for e in events] == sorted(e.occurred_at for e in events)

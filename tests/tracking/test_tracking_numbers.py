@@ -6,6 +6,8 @@ Valid/invalid numbers: carriers' documentation and jkeen/tracking_number_data (M
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tracking.tracking_numbers import (
     candidate_carriers,
@@ -110,3 +112,23 @@ def test_validate_explains_what_is_wrong():
     assert not validate("japan_post", "AA123456786JP").valid
     assert not validate("fedex", "").valid
     assert validate("Some Local Courier", "ABC123456").valid  # unknown formats accepted as typed
+
+
+@settings(max_examples=300, deadline=None)
+@given(number=st.text(max_size=40) | st.from_regex(r"[0-9A-Z \-]{6,36}", fullmatch=True))
+def test_any_text_gives_ranked_candidates_and_a_validation_never_an_error(number):
+    candidates = candidate_carriers(number)
+    assert all(0 < c.confidence <= 1 for c in candidates)
+    assert [c.confidence for c in candidates] == sorted(
+        (c.confidence for c in candidates), reverse=True
+    )
+    assert len({c.carrier for c in candidates}) == len(candidates)
+    for carrier in ("ups", "fedex", "usps", "dhl", "japan_post", "yamato", "unknown-co"):
+        result = validate(carrier, number)
+        assert result.valid or result.reason
+
+
+def test_digits_of_other_scripts_are_not_tracking_numbers():
+    arabic_indic = "٣٣١٨٨١٠٠٢٥"  # 3318810025 in Arabic-Indic digits
+    assert candidate_carriers(arabic_indic) == []
+    assert not validate("dhl", arabic_indic).valid

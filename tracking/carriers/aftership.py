@@ -27,7 +27,7 @@ from tracking.carriers.payload import (
     text,
 )
 from tracking.domain import CarrierParseError, Location, ParsedEvent
-from tracking.tracking_numbers import carrier_slug
+from tracking.tracking_numbers import carrier_slug, normalise_number
 
 SOURCE_KIND = "aggregator"
 CODE_TABLE_VERSION = "aftership-2026.11"
@@ -82,6 +82,13 @@ SUBTAG_TABLE = CodeTable(
 )
 
 
+def _number(raw: str) -> str:
+    number = normalise_number(raw)
+    if not number:
+        raise CarrierParseError("tracking number: only spaces and separators")
+    return number
+
+
 def _tracking(payload: object) -> JsonObject:
     root = as_object(payload, "AfterShip payload")
     return required_obj(root, "msg", "$")
@@ -97,7 +104,7 @@ def tracking_ref(payload: Any) -> tuple[str, str]:
     tracking = _tracking(payload)
     return (
         carrier_slug(required_text(tracking, "slug", "$.msg")),
-        required_text(tracking, "tracking_number", "$.msg"),
+        _number(required_text(tracking, "tracking_number", "$.msg")),
     )
 
 

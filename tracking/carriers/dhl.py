@@ -19,6 +19,7 @@ from tracking.carriers.code_table import CodeMapping, CodeTable, R, S, mapping
 from tracking.carriers.payload import JsonObject, array, as_object, obj, required_array, text
 from tracking.carriers.reason_hints import reason_from_text
 from tracking.domain import CarrierParseError, Location, ParsedEvent
+from tracking.tracking_numbers import normalise_number
 
 SOURCE_KIND = "carrier_api"
 CARRIER = "dhl"
@@ -56,6 +57,13 @@ _TEXT_REFINEMENTS: tuple[tuple[str, CodeMapping], ...] = (
     ("recipient not", mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME)),
     ("shipment cancelled", mapping(S.CANCELLED)),
 )
+
+
+def _number(raw: str) -> str:
+    number = normalise_number(raw)
+    if not number:
+        raise CarrierParseError("tracking number: only spaces and separators")
+    return number
 
 
 def _location(holder: JsonObject, where: str) -> Location:
@@ -132,7 +140,7 @@ def parse(payload: Any) -> list[ParsedEvent]:
     for s_index, item in enumerate(required_array(root, "shipments", "$")):
         where = f"$.shipments[{s_index}]"
         shipment = as_object(item, where)
-        number = text(shipment, "id", where).strip()
+        number = normalise_number(text(shipment, "id", where))
         if not number:
             raise CarrierParseError(f"{where}.id: missing")
         scans = array(shipment, "events", where)

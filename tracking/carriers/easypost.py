@@ -34,7 +34,7 @@ from tracking.domain import (
     ParsedEvent,
     ShipmentStatus,
 )
-from tracking.tracking_numbers import carrier_slug
+from tracking.tracking_numbers import carrier_slug, normalise_number
 
 SOURCE_KIND = "aggregator"
 CODE_TABLE_VERSION = "easypost-2026.11"
@@ -92,6 +92,13 @@ DETAIL_TABLE: dict[str, tuple[ShipmentStatus | None, ExceptionReason, bool]] = {
 }
 
 
+def _number(raw: str) -> str:
+    number = normalise_number(raw)
+    if not number:
+        raise CarrierParseError("tracking number: only spaces and separators")
+    return number
+
+
 def _tracker(payload: object) -> JsonObject:
     root = as_object(payload, "EasyPost payload")
     if text(root, "object", "$") == "Tracker":
@@ -120,7 +127,7 @@ def tracking_ref(payload: Any) -> tuple[str, str]:
     """(our carrier slug, tracking number) of the Tracker in the event."""
     tracker = _tracker(payload)
     carrier = required_text(tracker, "carrier", "$.result")
-    return carrier_slug(carrier), required_text(tracker, "tracking_code", "$.result")
+    return carrier_slug(carrier), _number(required_text(tracker, "tracking_code", "$.result"))
 
 
 def _mapping(status: str, detail: str) -> tuple[CodeMapping, bool]:

@@ -18,6 +18,7 @@ from tracking.carriers.code_table import CodeMapping, CodeTable, R, S, mapping
 from tracking.carriers.payload import JsonObject, array, as_object, obj, required_obj, text
 from tracking.carriers.reason_hints import reason_from_text
 from tracking.domain import CarrierParseError, Location, ParsedEvent
+from tracking.tracking_numbers import normalise_number
 
 SOURCE_KIND = "carrier_api"
 CARRIER = "fedex"
@@ -90,6 +91,13 @@ _DELAY_TYPES = {
     "CLEARANCE": R.CUSTOMS_DELAY,
     "CUSTOMS": R.CUSTOMS_DELAY,
 }
+
+
+def _number(raw: str) -> str:
+    number = normalise_number(raw)
+    if not number:
+        raise CarrierParseError("tracking number: only spaces and separators")
+    return number
 
 
 def _location(scan: JsonObject, where: str) -> Location:
@@ -179,12 +187,12 @@ def _results(payload: object) -> Iterator[tuple[JsonObject, str, str]]:
     for c_index, item in enumerate(array(output, "completeTrackResults", "$.output")):
         where = f"$.output.completeTrackResults[{c_index}]"
         complete = as_object(item, where)
-        requested = text(complete, "trackingNumber", where).strip()
+        requested = normalise_number(text(complete, "trackingNumber", where))
         for r_index, result_item in enumerate(array(complete, "trackResults", where)):
             result_where = f"{where}.trackResults[{r_index}]"
             result = as_object(result_item, result_where)
             info = obj(result, "trackingNumberInfo", result_where)
-            number = text(info, "trackingNumber", result_where).strip() or requested
+            number = normalise_number(text(info, "trackingNumber", result_where)) or requested
             if not number:
                 raise CarrierParseError(f"{result_where}: no trackingNumber")
             yield result, result_where, number

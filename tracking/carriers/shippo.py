@@ -33,7 +33,7 @@ from tracking.carriers.payload import (
     text,
 )
 from tracking.domain import CarrierParseError, Location, ParsedEvent
-from tracking.tracking_numbers import carrier_slug
+from tracking.tracking_numbers import carrier_slug, normalise_number
 
 SOURCE_KIND = "aggregator"
 CODE_TABLE_VERSION = "shippo-2026.11"
@@ -97,6 +97,13 @@ SUBSTATUS_TABLE = CodeTable(
 _REFINABLE = {"TRANSIT", "FAILURE", "UNKNOWN"}
 
 
+def _number(raw: str) -> str:
+    number = normalise_number(raw)
+    if not number:
+        raise CarrierParseError("tracking number: only spaces and separators")
+    return number
+
+
 def _track(payload: object) -> JsonObject:
     return required_obj(as_object(payload, "Shippo payload"), "data", "$")
 
@@ -106,7 +113,7 @@ def tracking_ref(payload: Any) -> tuple[str, str]:
     track = _track(payload)
     return (
         carrier_slug(required_text(track, "carrier", "$.data")),
-        required_text(track, "tracking_number", "$.data"),
+        _number(required_text(track, "tracking_number", "$.data")),
     )
 
 

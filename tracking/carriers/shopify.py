@@ -106,6 +106,7 @@ def event_id(payload: Any) -> str:
 
 
 def _parse_fulfillment(root: JsonObject) -> list[ParsedEvent]:
+    required_text(root, "id", "$")  # every fulfillment has one; without it this is not one
     shipment_status = text(root, "shipment_status", "$").strip()
     status = text(root, "status", "$").strip()
     code = shipment_status or ("cancelled" if status == "cancelled" else "")

@@ -21,6 +21,7 @@ from tracking.carriers.code_table import CodeMapping, CodeTable, R, S, mapping
 from tracking.carriers.payload import JsonObject, array, as_object, obj, required_obj, text
 from tracking.carriers.reason_hints import reason_from_text
 from tracking.domain import CarrierParseError, Location, ParsedEvent
+from tracking.tracking_numbers import normalise_number
 
 SOURCE_KIND = "carrier_api"
 CARRIER = "ups"
@@ -99,6 +100,13 @@ STATUS_CODE_TABLE = CodeTable(
 )
 
 
+def _number(raw: str) -> str:
+    number = normalise_number(raw)
+    if not number:
+        raise CarrierParseError("tracking number: only spaces and separators")
+    return number
+
+
 def _location(activity: JsonObject, where: str) -> Location:
     address = obj(obj(activity, "location", where), "address", f"{where}.location")
     here = f"{where}.location.address"
@@ -175,11 +183,11 @@ def _packages(payload: object) -> Iterator[tuple[JsonObject, str, str]]:
     for s_index, item in enumerate(array(track, "shipment", "$.trackResponse")):
         where = f"$.trackResponse.shipment[{s_index}]"
         shipment = as_object(item, where)
-        inquiry = text(shipment, "inquiryNumber", where).strip()
+        inquiry = normalise_number(text(shipment, "inquiryNumber", where))
         for p_index, package_item in enumerate(array(shipment, "package", where)):
             package_where = f"{where}.package[{p_index}]"
             package = as_object(package_item, package_where)
-            number = text(package, "trackingNumber", package_where).strip() or inquiry
+            number = normalise_number(text(package, "trackingNumber", package_where)) or inquiry
             if not number:
                 raise CarrierParseError(f"{package_where}: no trackingNumber or inquiryNumber")
             yield package, package_where, number

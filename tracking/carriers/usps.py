@@ -17,6 +17,7 @@ from tracking.carriers.code_table import CodeMapping, CodeTable, R, S, mapping
 from tracking.carriers.payload import JsonObject, array, as_array, as_object, text
 from tracking.carriers.reason_hints import reason_from_text
 from tracking.domain import CarrierParseError, Location, ParsedEvent
+from tracking.tracking_numbers import normalise_number
 
 SOURCE_KIND = "carrier_api"
 CARRIER = "usps"
@@ -85,6 +86,13 @@ CODE_TABLE = CodeTable(
     },
     fallback=mapping(S.IN_TRANSIT),
 )
+
+
+def _number(raw: str) -> str:
+    number = normalise_number(raw)
+    if not number:
+        raise CarrierParseError("tracking number: only spaces and separators")
+    return number
 
 
 def _location(scan: JsonObject, where: str) -> Location:
@@ -159,7 +167,7 @@ def parse(payload: Any) -> list[ParsedEvent]:
             raise CarrierParseError(
                 f"USPS error response {text(error, 'code', where)}: {text(error, 'message', where)}"
             )
-        number = text(response, "trackingNumber", where).strip()
+        number = normalise_number(text(response, "trackingNumber", where))
         if not number:
             raise CarrierParseError(f"{where}.trackingNumber: missing")
         scans = array(response, "trackingEvents", where)
