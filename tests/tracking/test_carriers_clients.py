@@ -239,6 +239,15 @@ def test_dhl_sends_the_api_key_and_treats_its_problem_404_as_no_scans():
     assert client.fetch("1099255990") == []
 
 
+@responses.activate
+def test_a_refused_api_key_is_permanent_and_not_retried():
+    call = responses.get("https://dhl.test/track/shipments", status=401, json={"status": 401})
+    client = DHLClient(base_url="https://dhl.test", credentials={"api_key": "old"}, limit=GENEROUS)
+    with pytest.raises(PermanentIntegrationError, match="refused 401"):
+        client.fetch("3318810025")
+    assert call.call_count == 1
+
+
 def test_missing_credentials_are_refused_at_construction():
     with pytest.raises(PermanentIntegrationError, match="client_secret"):
         UPSClient(base_url=UPS_BASE, credentials={"client_id": "x"}, limit=GENEROUS)

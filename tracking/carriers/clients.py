@@ -55,6 +55,7 @@ class CarrierClient:
 
     carrier: ClassVar[str]
     credential_fields: ClassVar[tuple[str, ...]]
+    renews_auth: ClassVar[bool] = False  # a 401 means a stale token worth renewing once
 
     def __init__(
         self,
@@ -92,7 +93,7 @@ class CarrierClient:
     def fetch(self, tracking_number: str) -> list[ParsedEvent]:
         """The carrier's scans for `tracking_number` as our events (empty when none yet)."""
         response = self._send(tracking_number)
-        if response.status_code == 401:
+        if response.status_code == 401 and self.renews_auth:
             self.forget_auth()
             response = self._send(tracking_number)
         if response.status_code == 404 and self._is_json(response):
@@ -160,6 +161,7 @@ class OAuthClient(CarrierClient):
     """Carriers using OAuth 2 client credentials; the token is shared by workers via the cache."""
 
     credential_fields = ("client_id", "client_secret")
+    renews_auth = True
     oauth_path: ClassVar[str]
 
     def token_request(self) -> dict[str, Any]:
