@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tracking.carriers import easypost
+from tracking.carriers import easypost, fedex
 from tracking.domain import CarrierParseError, ExceptionReason, ShipmentStatus
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "carriers"
@@ -25,12 +25,13 @@ def test_event_id_and_tracking_ref_use_the_underlying_carrier():
 
 def test_details_map_status_then_detail():
     events = easypost.parse(_fixture())
+    # carrier_code is UPS's own code as EasyPost passes it on, not EasyPost's status.
     assert [(e.carrier_code, e.status) for e in events] == [
-        ("label_created", ShipmentStatus.INFO_RECEIVED),
-        ("arrived_at_facility", ShipmentStatus.IN_TRANSIT),
-        ("address_correction", ShipmentStatus.EXCEPTION),
-        ("unknown", ShipmentStatus.IN_TRANSIT),
-        ("return", ShipmentStatus.RETURNING_TO_SENDER),
+        ("MP", ShipmentStatus.INFO_RECEIVED),
+        ("AR", ShipmentStatus.IN_TRANSIT),
+        ("UX", ShipmentStatus.EXCEPTION),
+        ("ZZ", ShipmentStatus.IN_TRANSIT),
+        ("RS", ShipmentStatus.RETURNING_TO_SENDER),
     ]
     assert events[2].reason is ExceptionReason.CONSIGNEE_ADDRESS_INCORRECT
     assert events[3].mapped is False
@@ -39,6 +40,51 @@ def test_details_map_status_then_detail():
 
 def test_a_bare_tracker_is_accepted():
     assert easypost.parse(_fixture()["result"]) == easypost.parse(_fixture())
+
+
+def test_without_a_carrier_code_the_easypost_detail_is_the_code():
+    payload = _fixture()
+    for detail in payload["result"]["tracking_details"]:
+        detail["carrier_code"] = None
+    codes = [e.carrier_code for e in easypost.parse(payload)]
+    assert codes == [
+        "label_created",
+        "arrived_at_facility",
+        "address_correction",
+        "unknown",
+        "return",
+    ]
+
+
+@pytest.mark.skipif(not SAMPLE.exists(), reason="shared carrier samples not present")
+def test_same_scan_via_easypost_and_fedex_has_the_same_identity():
+    fedex_payload = json.loads(
+        (FIXTURES / "fedex_delivery_exception.json").read_text(encoding="utf-8")
+    )
+    scan = fedex_payload["output"]["completeTrackResults"][0]["trackResults"][0]["scanEvents"][5]
+    scan.update(
+        {
+            "date": "2024-07-31T18:35:00-04:00",
+            "eventType": "AR",
+            "derivedStatusCode": "AR",
+            "eventDescription": "Arrived at FedEx location",
+            "scanLocation": {
+                "city": "ORLANDO",
+                "stateOrProvinceCode": "FL",
+                "postalCode": "32809",
+                "countryCode": "US",
+            },
+        }
+    )
+    direct = next(e for e in fedex.parse(fedex_payload) if e.carrier_code == "AR")
+    via_easypost = [
+        e
+        for e in easypost.parse(json.loads(SAMPLE.read_text(encoding="utf-8")))
+        if e.occurred_at == direct.occurred_at
+    ]
+    assert len(via_easypost) == 1
+    same = via_easypost[0]
+    assert (same.carrier, same.carrier_code, same.location) == ("fedex", "AR", direct.location)
 
 
 def test_other_event_objects_are_refused():

@@ -6,9 +6,11 @@ detail has `status`, `status_detail`, `message`, `datetime`, the carrier's own `
 and `tracking_location`. A bare Tracker object is accepted too (EasyPost's API returns one).
 
 The milestone comes from `status`; `status_detail` refines it and gives the reason. `carrier` on
-our events is the underlying carrier (EasyPost's "FedEx" -> "fedex"), so the same scan from the
-carrier's own API and from EasyPost meet in one timeline. `carrier_code` is the detail's
-`status_detail` (or `status` when the detail is "unknown" or absent).
+our events is the underlying carrier (EasyPost's "FedEx" -> "fedex") and `carrier_code` the
+carrier's own code that EasyPost passes on (FedEx "AR", UPS "MP"), so the same scan from the
+carrier's API and from EasyPost carry the same carrier, code, time and place and deduplicate.
+Without a carrier code, `carrier_code` is the detail's `status_detail` (or `status` when that is
+"unknown" or absent).
 """
 
 from __future__ import annotations
@@ -157,7 +159,8 @@ def _event(
         postcode=text(place, "zip", here).strip(),
         country=country_alpha2(text(place, "country", here)),
     )
-    code = status_detail if status_detail and status_detail != "unknown" else status
+    own_code = text(detail, "carrier_code", where).strip()
+    code = own_code or (status_detail if status_detail and status_detail != "unknown" else status)
     return ParsedEvent(
         carrier=carrier,
         tracking_number=number,
