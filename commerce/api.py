@@ -12,6 +12,7 @@ import django_filters
 from django.db.models import QuerySet
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -19,7 +20,12 @@ from commerce import selectors, services
 from commerce.models import Customer, Order, OrderLine, OrderStatus
 from postpurchase.api.idempotency import IdempotentPostMixin
 from postpurchase.api.permissions import request_merchant
-from postpurchase.api.schema import IDEMPOTENCY_KEY_PARAMETER, READ_ERRORS, WRITE_ERRORS
+from postpurchase.api.schema import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+)
 from postpurchase.models import ApiScope
 
 MONEY: dict[str, Any] = {"max_digits": 12, "decimal_places": 2}
@@ -212,7 +218,7 @@ EXTERNAL_ID = OpenApiParameter(
 
 
 @extend_schema_view(
-    list=extend_schema(summary="List orders", responses={200: OrderSerializer, **READ_ERRORS}),
+    list=extend_schema(summary="List orders", responses={200: OrderSerializer, **LIST_ERRORS}),
     retrieve=extend_schema(
         summary="Get an order",
         parameters=[EXTERNAL_ID],
@@ -226,6 +232,7 @@ class OrderViewSet(IdempotentPostMixin, viewsets.ReadOnlyModelViewSet):
     serializer_class = OrderSerializer
     filterset_class = OrderFilter
     lookup_field = "external_id"
+    parser_classes = [JSONParser]
     required_scopes = {"GET": ApiScope.ORDERS_READ, "POST": ApiScope.ORDERS_WRITE}
 
     def get_queryset(self) -> QuerySet[Order]:
@@ -277,7 +284,7 @@ class OrderViewSet(IdempotentPostMixin, viewsets.ReadOnlyModelViewSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List customers", responses={200: CustomerSerializer, **READ_ERRORS}
+        summary="List customers", responses={200: CustomerSerializer, **LIST_ERRORS}
     ),
     retrieve=extend_schema(
         summary="Get a customer",

@@ -3,12 +3,13 @@
 Each app adds its v1 routes here, one line each.
 """
 
-from django.urls import include, path
+from django.urls import include, path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.permissions import AllowAny
 
 import postpurchase.api.schema  # noqa: F401 - registers the bearer-key security scheme
 from commerce.api import CustomerViewSet, OrderViewSet
+from postpurchase.api.views import api_not_found
 from tracking.api import OrderShipmentViewSet, ShipmentViewSet
 
 _public = {"authentication_classes": [], "permission_classes": [AllowAny]}
@@ -48,6 +49,8 @@ v1 = [
 
 urlpatterns = [
     path("v1/", include(v1)),
+    # Anything else under v1 (including ids no route accepts) is a JSON 404, not an HTML page.
+    re_path(r"^v1/(?P<unmatched>[\s\S]*)$", api_not_found, name="api-not-found"),
     path("schema/", SpectacularAPIView.as_view(**_public), name="api-schema"),
     path(
         "docs/",

@@ -13,6 +13,7 @@ from drf_spectacular.utils import (
     extend_schema_view,
 )
 from rest_framework import serializers, status, viewsets
+from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -20,7 +21,12 @@ from commerce import selectors as commerce_selectors
 from commerce.errors import InvalidInputError
 from postpurchase.api.idempotency import IdempotentPostMixin
 from postpurchase.api.permissions import request_merchant
-from postpurchase.api.schema import IDEMPOTENCY_KEY_PARAMETER, READ_ERRORS, WRITE_ERRORS
+from postpurchase.api.schema import (
+    IDEMPOTENCY_KEY_PARAMETER,
+    LIST_ERRORS,
+    READ_ERRORS,
+    WRITE_ERRORS,
+)
 from postpurchase.models import ApiScope
 from tracking import selectors, services
 from tracking.domain import ShipmentStatus
@@ -172,7 +178,7 @@ class ShipmentFilter(django_filters.FilterSet):
 
 @extend_schema_view(
     list=extend_schema(
-        summary="List shipments", responses={200: ShipmentSerializer, **READ_ERRORS}
+        summary="List shipments", responses={200: ShipmentSerializer, **LIST_ERRORS}
     ),
     retrieve=extend_schema(
         summary="Get a shipment",
@@ -203,6 +209,7 @@ class OrderShipmentViewSet(IdempotentPostMixin, viewsets.GenericViewSet):
 
     queryset = Shipment.objects.none()
     serializer_class = ShipmentSerializer
+    parser_classes = [JSONParser]
     required_scopes = {"POST": ApiScope.SHIPMENTS_WRITE}
 
     def get_queryset(self) -> QuerySet[Shipment]:

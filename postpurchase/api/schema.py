@@ -50,6 +50,7 @@ COMMON_ERRORS = {
     429: error_response("Rate limit for this key exceeded; see `Retry-After`."),
 }
 READ_ERRORS = {**COMMON_ERRORS, 404: error_response("No such object for this merchant.")}
+LIST_ERRORS = {**COMMON_ERRORS, 400: error_response("A filter or cursor is malformed.")}
 WRITE_ERRORS = {
     **READ_ERRORS,
     400: error_response("Invalid fields; `fields` has a message per dotted path."),

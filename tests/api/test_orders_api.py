@@ -172,3 +172,17 @@ def test_list_query_count_is_pinned(api_client_a, merchant_a, django_assert_max_
     with django_assert_max_num_queries(3):
         response = api_client_a.get(ORDERS)
     assert len(response.json()["results"]) == 20
+
+
+def test_mangled_cursor_is_a_400_on_the_cursor(api_client_a):
+    response = api_client_a.get(f"{ORDERS}?cursor=not-a-cursor")
+    assert response.status_code == 400
+    assert "cursor" in response.json()["error"]["fields"]
+
+
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_unknown_api_address_is_a_json_404(api_client_a, method):
+    response = getattr(api_client_a, method)("/api/v1/orders/a%0Ab/cancel/", {}, format="json")
+    assert response.status_code == 404
+    assert response.json()["error"]["code"] == "not_found"
+    assert api_client_a.get("/api/v1/nothing-here/").json()["error"]["code"] == "not_found"
