@@ -223,7 +223,9 @@ def test_dhl_sends_the_api_key_and_treats_its_problem_404_as_no_scans():
         json=_fixture("dhl_customs_failure_delivered.json"),
         match=[
             matchers.query_param_matcher({"trackingNumber": "3318810025"}),
-            matchers.header_matcher({"DHL-API-Key": "dhl-key"}),
+            matchers.header_matcher(
+                {"DHL-API-Key": "dhl-key", "User-Agent": "postpurchase-tracking/1.0"}
+            ),
         ],
     )
     responses.get(

@@ -76,7 +76,7 @@ class CarrierClient:
         self.limit = limit
         self.timeout = timeout
         self.session = session or requests.Session()
-        self.session.headers.setdefault("User-Agent", USER_AGENT)
+        self.session.headers["User-Agent"] = USER_AGENT
 
     # --- what subclasses provide ----------------------------------------------------------
     def track_request(self, tracking_number: str) -> dict[str, Any]:

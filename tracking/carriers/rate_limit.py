@@ -11,6 +11,7 @@ carrier's `Retry-After` pauses every worker until it has passed (`pause`).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -80,7 +81,9 @@ def acquire(carrier: str, limit: RateLimit, *, now: float | None = None) -> None
     used_before = int(cache.get(_count_key(carrier, index - 1)) or 0)
     if used_before * (1 - elapsed) + used_now <= limit.burst:
         return
-    cache.decr(_count_key(carrier, index))
+    # If the window's counter already expired there is nothing to give back.
+    with contextlib.suppress(ValueError):
+        cache.decr(_count_key(carrier, index))
     # Room this window leaves for the previous one's weighted share; that share shrinks as the
     # window slides, so the wait is until it fits (or until the next window when nothing fits).
     spare = limit.burst - used_now
