@@ -443,6 +443,11 @@ def rate(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
             form.auto_id = f"rate-{posted}-%s"
             entry["form"] = form
     context["rating_forms"] = forms
+    if not any(entry["form"] is form for entry in forms):
+        # Not a delivered shipment of this page: say so where the rating would be.
+        context["rating_error"] = " ".join(
+            str(e) for errors in form.errors.values() for e in errors
+        )
     response = render(request, "trackpage/page.html", context, status=400)
     return _finish(request, response, language)
 
