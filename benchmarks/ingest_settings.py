@@ -1,0 +1,6 @@
+"""Settings of the gunicorn the ingest benchmark starts: the project's, plus a bare view URL."""
+
+from postpurchase.settings import *  # noqa: F403
+
+ROOT_URLCONF = "benchmarks.ingest_urls"
+LOGGING = {"version": 1, "disable_existing_loggers": True, "root": {"level": "ERROR"}}
