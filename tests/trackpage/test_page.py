@@ -42,6 +42,8 @@ def test_page_in_japanese_formats_dates_in_destination_zone(client, merchant_a, 
     body = response.content.decode()
     assert response.headers["Content-Language"] == "ja"
     assert '<html lang="ja">' in body
+    assert "お届け中です" in body  # the status, translated (locale/ja, compiled by `make messages`)
+    assert "追跡履歴" in body
     assert "2026/11/21" in body  # Babel's medium Japanese date
     # Destination is the US with a New York shopper: 11:00 UTC is 6:00 there.
     assert "6:00:00" in body
