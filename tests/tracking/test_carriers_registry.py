@@ -28,6 +28,10 @@ SHARED_SAMPLES = {
     "shippo": "shippo_webhook_track_updated.json",
 }
 OWN_FIXTURES = sorted(FIXTURES.glob("*.json"))
+# Mutation seeds: our fixtures always, the documented samples too when they are present.
+MUTATION_SEEDS = OWN_FIXTURES + (
+    sorted(SHARED / name for name in SHARED_SAMPLES.values()) if SHARED.exists() else []
+)
 
 
 def _source_of(path: Path) -> str:
@@ -156,7 +160,7 @@ def _mutate(document: Any, path: tuple, replacement: Any, delete: bool) -> Any:
 
 @st.composite
 def mutated_fixtures(draw: st.DrawFn) -> tuple[str, Any]:
-    path = draw(st.sampled_from(OWN_FIXTURES))
+    path = draw(st.sampled_from(MUTATION_SEEDS))
     document = json.loads(path.read_text(encoding="utf-8"))
     for _ in range(draw(st.integers(min_value=1, max_value=3))):
         target = draw(st.sampled_from(_paths(document)))
