@@ -127,6 +127,31 @@ def plain_data(value: Any, *, language: str, zone: str, path: str = "context") -
     raise ContextNotPlain(path, value)
 
 
+class SealedDict(dict[str, Any]):
+    """A dict whose methods a template cannot reach: `{{ d.items }}` or `{{ d.clear }}` is "".
+
+    Django templates try `d[key]` first and then `getattr(d, key)`, calling what they find;
+    here only item lookup answers.
+    """
+
+    def __getattribute__(self, name: str) -> Any:
+        if name.startswith("__") and name.endswith("__"):
+            return super().__getattribute__(name)
+        raise AttributeError(name)
+
+    def __dir__(self) -> list[str]:
+        return []
+
+
+def seal(value: Any) -> Any:
+    """Plain data as templates see it: sealed dicts and tuples (no `pop`, no `clear`)."""
+    if isinstance(value, dict):
+        return SealedDict({k: seal(v) for k, v in value.items()})
+    if isinstance(value, list | tuple):
+        return tuple(seal(v) for v in value)
+    return value
+
+
 # --- Rendering --------------------------------------------------------------------------------
 
 
@@ -147,10 +172,10 @@ class TemplateSource:
 
 
 @lru_cache(maxsize=256)
-def _default_blocks(trigger: str, language: str) -> dict[str, BlockNode]:
+def _default_blocks(trigger: str, language: str) -> tuple[Template, dict[str, BlockNode]]:
     template = file_engine().get_template(f"notifications/messages/{language}/{trigger}.txt")
     nodes = template.nodelist.get_nodes_by_type(BlockNode)
-    return {node.name: node for node in nodes if isinstance(node, BlockNode)}
+    return template, {node.name: node for node in nodes if isinstance(node, BlockNode)}
 
 
 def default_template_exists(trigger: str, language: str) -> bool:
@@ -158,11 +183,18 @@ def default_template_exists(trigger: str, language: str) -> bool:
 
 
 def _render_block(
-    blocks: Mapping[str, BlockNode], name: str | None, data: dict[str, Any], *, html: bool
+    source: tuple[Template, Mapping[str, BlockNode]],
+    name: str | None,
+    data: dict[str, Any],
+    *,
+    html: bool,
 ) -> str:
+    template, blocks = source
     if name is None or name not in blocks:
         return ""
-    return str(blocks[name].render(Context(data, autoescape=html)))
+    context = Context(data, autoescape=html)
+    with context.bind_template(template):  # unknown variables resolve through the engine
+        return str(blocks[name].render(context))
 
 
 def _render_source(source: str, data: dict[str, Any], *, html: bool) -> str:
@@ -194,6 +226,7 @@ def render_message(
 ) -> RenderedMessage:
     """Render one message from plain `data`, with the merchant's override when there is one."""
     subject_part, text_part, html_part = PARTS_BY_CHANNEL[Channel(channel)]
+    data = {key: seal(value) for key, value in data.items()}
     if override is not None:
         subject = _render_source(override.subject, data, html=False)
         text = _render_source(override.body_text, data, html=False)
