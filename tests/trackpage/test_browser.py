@@ -1,0 +1,112 @@
+"""The tracking page in headless Chromium: lookup -> page in English and Japanese, on a phone and
+a desktop viewport, checked with axe-core (bundled in tests/trackpage/vendor) for serious or
+critical violations. Screenshots go to artifacts/screenshots/ (kept by CI as artifacts).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
+SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
+EXPECTED = {
+    "en": {"heading": "Order 1001", "status": "On its way", "history": "Tracking history"},
+    "ja": {"heading": "ご注文 1001", "status": "お届け中です", "history": "追跡履歴"},
+}
+
+
+def _serious_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
+    page.add_script_tag(path=str(AXE))
+    result = page.evaluate("async () => await axe.run(document)")
+    return [
+        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.fixture
+def browser():  # type: ignore[no-untyped-def]
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def seeded(shipment_a):  # type: ignore[no-untyped-def]
+    """Data is written before the browser starts (Playwright runs an event loop)."""
+    from trackpage.models import MerchantPageBlock
+
+    MerchantPageBlock.objects.create(
+        merchant=shipment_a.merchant,
+        title="Winter sale",
+        html="<p>20% off <strong>all socks</strong> this week.</p>",
+        link_url="https://www.aurora.example/sale",
+        link_label="See the sale",
+    )
+    return shipment_a
+
+
+@pytest.mark.parametrize("device", ["phone", "desktop"])
+@pytest.mark.parametrize("language", ["en", "ja"])
+def test_lookup_to_page_is_accessible(live_server, seeded, browser, language, device):
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    context = browser.new_context(
+        viewport=VIEWPORTS[device], locale="ja-JP" if language == "ja" else "en-US"
+    )
+    page = context.new_page()
+    outside: list[str] = []
+    page.on(
+        "request",
+        lambda request: (
+            None if request.url.startswith(live_server.url) else outside.append(request.url)
+        ),
+    )
+    try:
+        page.goto(f"{live_server.url}/aurora/track/")
+        assert page.locator("html").get_attribute("lang") == language
+        lookup_problems = _serious_violations(page)
+        page.screenshot(path=str(SCREENSHOTS / f"lookup-{language}-{device}.png"), full_page=True)
+
+        page.fill("[name=order-order_number]", "1001")
+        page.fill("[name=order-contact]", "alice.ng@example.com")
+        page.locator("form:has(input[value=order]) button[type=submit]").click()
+        page.wait_for_url("**/aurora/track/t/**")
+
+        expected = EXPECTED[language]
+        assert page.locator("h1").inner_text() == expected["heading"]
+        assert expected["status"] in page.locator(".shipment__status").inner_text()
+        assert expected["history"] in page.content()
+        events = page.locator(".timeline__event time")
+        assert events.count() == 3
+        # Newest first.
+        stamps = [events.nth(i).get_attribute("datetime") for i in range(3)]
+        assert stamps == sorted(stamps, reverse=True)
+        page_problems = _serious_violations(page)
+        page.screenshot(path=str(SCREENSHOTS / f"page-{language}-{device}.png"), full_page=True)
+    finally:
+        context.close()
+
+    assert lookup_problems == [], json.dumps(lookup_problems, indent=1)
+    assert page_problems == [], json.dumps(page_problems, indent=1)
+    assert outside == []  # no CDN, font service or anything else off the app
