@@ -19,6 +19,8 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
+from django_celery_beat.admin import PeriodicTaskAdmin
+from django_celery_beat.models import PeriodicTask
 from unfold.admin import ModelAdmin
 from unfold.forms import AdminPasswordChangeForm, UserChangeForm, UserCreationForm
 
@@ -504,3 +506,15 @@ class HandlerRunOpsAdmin(OpsModelAdmin):
                 messages.WARNING,
             )
         return None
+
+
+# --- Ops: the beat schedule -------------------------------------------------------------------
+
+
+@admin.register(PeriodicTask, site=ops_site)
+class PeriodicTaskOpsAdmin(PeriodicTaskAdmin, OpsModelAdmin):
+    """Beat's schedule (written from settings when beat starts): ops may pause or run a task."""
+
+    ops_can_add = True
+    ops_can_change = True
+    ops_can_delete = True

@@ -21,8 +21,12 @@ def test_merchant_staff_cannot_enter_ops(client, make_staff, merchant_a):
 
 def test_ops_group_member_sees_every_merchants_events(client, ops_user, merchant_a, merchant_b):
     with transaction.atomic():
-        event_a = outbox.publish(merchant=merchant_a, type="order.created", subject="order:1")
-        event_b = outbox.publish(merchant=merchant_b, type="order.created", subject="order:1")
+        event_a = outbox.publish(
+            merchant=merchant_a, type="tests.thing_happened", subject="order:1"
+        )
+        event_b = outbox.publish(
+            merchant=merchant_b, type="tests.thing_happened", subject="order:1"
+        )
     client.force_login(ops_user)
     response = client.get(reverse("ops:postpurchase_domainevent_changelist"))
     assert response.status_code == 200
@@ -47,15 +51,18 @@ def test_retry_action_runs_a_parked_handler_again(client, ops_user, merchant_a, 
             raise ConnectionError("downstream is down")
         seen.append(str(event.pk))
 
-    with outbox.subscribed("order.created", "tests.downstream", downstream):
+    with outbox.subscribed("tests.thing_happened", "tests.downstream", downstream):
         with transaction.atomic():
-            event = outbox.publish(merchant=merchant_a, type="order.created", subject="order:9")
-        run = HandlerRun.objects.get(event=event)
+            event = outbox.publish(
+                merchant=merchant_a, type="tests.thing_happened", subject="order:9"
+            )
+        run = HandlerRun.objects.get(event=event, handler="tests.downstream")
         assert run.state == HandlerRunState.PARKED
 
         client.force_login(ops_user)
         listing = client.get(reverse("ops:postpurchase_handlerrun_changelist"))
-        assert [r.pk for r in listing.context["cl"].result_list] == [run.pk]  # parked by default
+        parked = [r.pk for r in listing.context["cl"].result_list]  # parked ones by default
+        assert parked == [run.pk]
 
         healthy["now"] = True
         response = client.post(
@@ -69,3 +76,19 @@ def test_retry_action_runs_a_parked_handler_again(client, ops_user, merchant_a, 
     assert seen == [str(event.pk)]
     event.refresh_from_db()
     assert event.dispatched_at is not None
+
+
+def test_ops_can_pause_a_periodic_task(client, ops_user):
+    from django_celery_beat.models import IntervalSchedule, PeriodicTask
+
+    every = IntervalSchedule.objects.create(every=30, period=IntervalSchedule.SECONDS)
+    task = PeriodicTask.objects.create(
+        name="events-sweep", task="postpurchase.events_sweep", interval=every
+    )
+    client.force_login(ops_user)
+    url = reverse("ops:django_celery_beat_periodictask_changelist")
+    assert client.get(url).status_code == 200
+    response = client.post(url, {"action": "disable_tasks", "_selected_action": [task.pk]})
+    assert response.status_code == 302
+    task.refresh_from_db()
+    assert task.enabled is False
