@@ -111,3 +111,50 @@ def test_documented_sample_parses():
         2022, 1, 26, 16, 30, tzinfo=ZoneInfo("America/New_York")
     )
     assert events[0].occurred_at.tzinfo is UTC  # no region given: UTC, as documented
+
+
+# Every code of UPS's "Status/Description Codes" list (codes 0-169 less those UPS left unused).
+DOCUMENTED_STATUS_CODES = [0, 3, 5, 6, 7, *range(10, 15), *range(16, 31), *range(32, 150)]
+DOCUMENTED_STATUS_CODES += list(range(153, 170))
+
+
+def test_every_documented_status_code_is_mapped():
+    missing = [c for c in DOCUMENTED_STATUS_CODES if f"{c:03d}" not in ups.STATUS_CODE_TABLE]
+    assert missing == []
+
+
+@pytest.mark.parametrize(
+    ("status_code", "status"),
+    [
+        ("037", ShipmentStatus.OUT_FOR_DELIVERY),  # listed as "Out for Delivery"
+        ("40", ShipmentStatus.AVAILABLE_FOR_PICKUP),  # unpadded as some responses send it
+        ("034", ShipmentStatus.RETURNED_TO_SENDER),
+        ("007", ShipmentStatus.CANCELLED),
+        ("161", ShipmentStatus.AVAILABLE_FOR_PICKUP),
+    ],
+)
+def test_status_codes_decide_the_milestone(status_code, status):
+    payload = _fixture()
+    activity = payload["trackResponse"]["shipment"][0]["package"][0]["activity"][0]
+    activity["status"].update({"type": "I", "code": "XX", "statusCode": status_code})
+    assert ups.parse(payload)[-1].status is status
+
+
+@pytest.mark.parametrize(
+    ("activity_code", "reason", "action"),
+    [
+        ("55", ExceptionReason.CONSIGNEE_BUSINESS_CLOSED, False),
+        ("1C", ExceptionReason.CUSTOMS_DUTIES_UNPAID, True),
+        ("45", ExceptionReason.CARRIER_DAMAGED, False),
+        ("34", ExceptionReason.CARRIER_MISSORTED, False),
+    ],
+)
+def test_exception_activity_codes_give_the_reason(activity_code, reason, action):
+    payload = _fixture()
+    activity = payload["trackResponse"]["shipment"][0]["package"][0]["activity"][0]
+    activity["status"].update(
+        {"type": "X", "code": activity_code, "statusCode": "013", "description": "Exception"}
+    )
+    event = ups.parse(payload)[-1]
+    assert event.status is ShipmentStatus.EXCEPTION
+    assert (event.reason, event.action_required) == (reason, action)

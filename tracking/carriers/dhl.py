@@ -59,13 +59,6 @@ _TEXT_REFINEMENTS: tuple[tuple[str, CodeMapping], ...] = (
 )
 
 
-def _number(raw: str) -> str:
-    number = normalise_number(raw)
-    if not number:
-        raise CarrierParseError("tracking number: only spaces and separators")
-    return number
-
-
 def _location(holder: JsonObject, where: str) -> Location:
     address = obj(obj(holder, "location", where), "address", f"{where}.location")
     here = f"{where}.location.address"

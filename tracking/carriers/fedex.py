@@ -93,13 +93,6 @@ _DELAY_TYPES = {
 }
 
 
-def _number(raw: str) -> str:
-    number = normalise_number(raw)
-    if not number:
-        raise CarrierParseError("tracking number: only spaces and separators")
-    return number
-
-
 def _location(scan: JsonObject, where: str) -> Location:
     address = obj(scan, "scanLocation", where)
     here = f"{where}.scanLocation"

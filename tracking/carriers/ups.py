@@ -20,91 +20,136 @@ from tracking.carriers import local_time
 from tracking.carriers.code_table import CodeMapping, CodeTable, R, S, mapping
 from tracking.carriers.payload import JsonObject, array, as_object, obj, required_obj, text
 from tracking.carriers.reason_hints import reason_from_text
-from tracking.domain import CarrierParseError, Location, ParsedEvent
+from tracking.domain import CarrierParseError, ExceptionReason, Location, ParsedEvent
 from tracking.tracking_numbers import normalise_number
 
 SOURCE_KIND = "carrier_api"
 CARRIER = "ups"
 CODE_TABLE_VERSION = "ups-2026.11"
 
-# Activity `status.type` (UPS Track API "Activity Status Type").
+_IN_TRANSIT = mapping(S.IN_TRANSIT)
+_PRE_TRANSIT = mapping(S.INFO_RECEIVED)
+_OUT = mapping(S.OUT_FOR_DELIVERY)
+_DELAY = mapping(S.EXCEPTION, R.CARRIER_OTHER)
+_WEATHER = mapping(S.EXCEPTION, R.WEATHER)
+_ATTEMPT = mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME)
+_PICKUP = mapping(S.AVAILABLE_FOR_PICKUP, action=True)
+_RETURNING = mapping(S.RETURNING_TO_SENDER)
+_CLEARANCE_INFO = mapping(S.EXCEPTION, R.CUSTOMS_DOCUMENTS, action=True)
+
+
+def _codes(listed: str) -> tuple[int, ...]:
+    """Status codes from "3 5 100-116" (ranges inclusive), to keep the long lists readable."""
+    codes: list[int] = []
+    for item in listed.split():
+        first, _, last = item.partition("-")
+        codes.extend(range(int(first), int(last or first) + 1))
+    return tuple(codes)
+
+
+# Activity `status.type` (UPS Tracking API "Package Activity Types"; P is the pickup type of the
+# older Track API, still sent).
 TYPE_TABLE = CodeTable(
     CODE_TABLE_VERSION,
     {
-        "M": mapping(S.INFO_RECEIVED),  # billing information received (label created)
+        "M": _PRE_TRANSIT,  # billing information received (label created)
         "MV": mapping(S.CANCELLED),  # billing information voided
-        "P": mapping(S.IN_TRANSIT),  # pickup
-        "I": mapping(S.IN_TRANSIT),
-        "O": mapping(S.OUT_FOR_DELIVERY),
+        "P": _IN_TRANSIT,  # pickup
+        "I": _IN_TRANSIT,  # in transit, out for delivery (the status code tells which)
         "D": mapping(S.DELIVERED),
-        "X": mapping(S.EXCEPTION, R.CARRIER_OTHER),
-        "RS": mapping(S.RETURNING_TO_SENDER),
-        "DO": mapping(S.IN_TRANSIT),  # freight: delivered to origin CFS
-        "DD": mapping(S.IN_TRANSIT),  # freight: delivered to destination CFS
-        "W": mapping(S.IN_TRANSIT),  # freight: warehousing
-        "NA": mapping(S.IN_TRANSIT),
+        "X": _DELAY,  # exception (the activity code and text tell why)
+        "DO": _IN_TRANSIT,  # freight: delivered origin CFS
+        "DD": _IN_TRANSIT,  # freight: delivered destination CFS
+        "W": _IN_TRANSIT,  # freight: warehousing
+        "NA": _IN_TRANSIT,  # not available
+        "U": _IN_TRANSIT,  # updates (Track Alert API)
     },
-    fallback=mapping(S.IN_TRANSIT),
+    fallback=_IN_TRANSIT,
 )
 
-# Milestone `status.statusCode` (UPS Track API "Status Code" list).
+# `status.statusCode` (UPS Tracking API "Status/Description Codes"), keyed zero-padded to three
+# digits as the API sends them ("011"); the documentation lists them unpadded.
 STATUS_CODE_TABLE = CodeTable(
     CODE_TABLE_VERSION,
     {
-        "002": mapping(S.INFO_RECEIVED),  # shipment ready for UPS
-        "003": mapping(S.INFO_RECEIVED),  # order processed: ready for UPS
-        "005": mapping(S.IN_TRANSIT),
-        "006": mapping(S.IN_TRANSIT),  # on the way
-        "007": mapping(S.CANCELLED),  # shipment information voided
-        "010": mapping(S.IN_TRANSIT),  # in transit: on time
-        "011": mapping(S.DELIVERED),
-        "012": mapping(S.IN_TRANSIT),  # clearance in progress
-        "013": mapping(S.EXCEPTION, R.CARRIER_OTHER),
-        "014": mapping(S.IN_TRANSIT),  # clearance completed
-        "016": mapping(S.IN_TRANSIT),  # held in warehouse
-        "017": mapping(S.AVAILABLE_FOR_PICKUP, action=True),  # held for customer pickup
-        "018": mapping(S.IN_TRANSIT),  # delivery change requested: hold for pickup
-        "019": mapping(S.IN_TRANSIT),  # held for future delivery
-        "020": mapping(S.IN_TRANSIT),  # held for future delivery requested
-        "021": mapping(S.OUT_FOR_DELIVERY),  # on vehicle for delivery
-        "022": mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME),  # first attempt made
-        "023": mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME),  # second attempt made
-        "024": mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME, action=True),  # final attempt
-        "025": mapping(S.IN_TRANSIT),  # transferred to local post office for delivery
-        "026": mapping(S.DELIVERED),  # delivered by local post office
-        "027": mapping(S.IN_TRANSIT),  # delivery address change requested
-        "028": mapping(S.IN_TRANSIT),  # delivery address changed
-        "029": mapping(S.EXCEPTION, R.OTHER, action=True),  # exception: action required
-        "030": mapping(S.EXCEPTION, R.CARRIER_OTHER),  # local post office exception
-        "032": mapping(S.EXCEPTION, R.WEATHER),  # adverse weather may cause delay
-        "033": mapping(S.RETURNING_TO_SENDER),  # return to sender requested
-        "034": mapping(S.RETURNED_TO_SENDER),
-        "035": mapping(S.RETURNING_TO_SENDER),
-        "036": mapping(S.RETURNING_TO_SENDER),  # returning to sender: in transit
-        "037": mapping(S.RETURNING_TO_SENDER),  # returning to sender: left UPS facility
-        "038": mapping(S.IN_TRANSIT),  # picked up
-        "039": mapping(S.IN_TRANSIT),  # in transit by post office
-        "040": mapping(S.AVAILABLE_FOR_PICKUP, action=True),  # at UPS Access Point
-        "041": mapping(S.IN_TRANSIT),  # service upgrade requested
-        "042": mapping(S.IN_TRANSIT),  # service upgrade completed
-        "043": mapping(S.AVAILABLE_FOR_PICKUP, action=True),  # held for customer pickup
-        "044": mapping(S.EXCEPTION, R.CARRIER_OTHER),  # delay
-        "045": mapping(S.EXCEPTION, R.CUSTOMS_DELAY),  # held for clearance
-        "046": mapping(S.IN_TRANSIT),  # delivery change completed
-        "047": mapping(S.IN_TRANSIT),  # delivery change requested
-        "048": mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME),  # delivery attempted
-        "071": mapping(S.IN_TRANSIT),  # in transit: on time
-        "072": mapping(S.OUT_FOR_DELIVERY),  # loaded on delivery vehicle
+        f"{code:03d}": found
+        for codes, found in (
+            ((3, 43, 44, 45, 65, 77, 79, 80, 131, 135, 157, 166), _PRE_TRANSIT),
+            ((7,), mapping(S.CANCELLED)),  # shipment information voided
+            (
+                _codes(
+                    "0 5 10 12 14 16 18 19 20 25 27 28 38 39 41 42 47 54 55 56 57 63 70 71 73"
+                    " 74 75 82 84 87 88 92 94 95 96 97 98 99 100-116 120 121 122 133 134 136"
+                    " 128 137 138 142 148 153 154 158 159 160 163 164 165 167 168 169"
+                ),
+                _IN_TRANSIT,
+            ),
+            ((6, 21, 37, 72, 78, 89, 91, 146, 162), _OUT),
+            ((11, 26, 143, 155, 156), mapping(S.DELIVERED)),
+            ((17, 40, 144, 161), _PICKUP),
+            ((22, 23, 60, 66, 145), _ATTEMPT),
+            ((24,), mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME, action=True)),  # final
+            ((61,), mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME, action=True)),  # signature
+            ((62, 85), mapping(S.ATTEMPT_FAILED, R.OTHER, action=True)),  # funds / COD
+            ((13, 30, 46, 48, 69, 76, 86, 90, 132), _DELAY),
+            ((29, 49, 139), mapping(S.EXCEPTION, R.OTHER, action=True)),
+            ((32, 51, 52, 53), _WEATHER),
+            ((50,), mapping(S.EXCEPTION, R.CONSIGNEE_ADDRESS_INCORRECT, action=True)),
+            ((58, 124, 125, 141), _CLEARANCE_INFO),
+            ((123, 126), mapping(S.EXCEPTION, R.CUSTOMS_DELAY)),  # broker / agency release
+            ((59,), mapping(S.EXCEPTION, R.CARRIER_DAMAGED)),
+            ((64,), mapping(S.EXCEPTION, R.CONSIGNEE_REFUSED)),
+            ((68, 93, 127, 129, 130, 140), mapping(S.EXCEPTION, R.CARRIER_LOST)),
+            ((83,), mapping(S.EXCEPTION, R.OTHER)),  # held
+            ((147,), mapping(S.EXCEPTION, R.OTHER)),  # seized by law enforcement
+            ((149,), mapping(S.EXCEPTION, R.RETAILER)),  # prohibited contents, destroyed
+            ((33, 35, 36, 67, 117, 118, 119), _RETURNING),
+            ((81,), mapping(S.RETURNING_TO_SENDER, R.CARRIER_DAMAGED)),
+            ((34,), mapping(S.RETURNED_TO_SENDER)),
+        )
+        for code in codes
     },
-    fallback=mapping(S.IN_TRANSIT),
+    fallback=_IN_TRANSIT,
 )
 
+# Activity `status.code` of exceptions (UPS Tracking API "Package Exceptions"): the reason.
+EXCEPTION_REASONS: dict[str, tuple[ExceptionReason, bool]] = {
+    **dict.fromkeys(
+        ("1", "3", "4", "8", "11", "17", "18", "19", "22", "31", "1K", "1Q"),
+        (R.CARRIER_OTHER, False),
+    ),
+    **dict.fromkeys(("6", "7", "34"), (R.CARRIER_MISSORTED, False)),
+    **dict.fromkeys(("15", "16", "23", "68", "1O"), (R.CARRIER_VEHICLE, False)),
+    **dict.fromkeys(("13", "24", "25", "45", "64", "65", "66", "67"), (R.CARRIER_DAMAGED, False)),
+    **dict.fromkeys(("26", "27"), (R.CARRIER_LOST, False)),
+    **dict.fromkeys(("5", "1U"), (R.CUSTOMS_DELAY, False)),
+    **dict.fromkeys(("29", "1W"), (R.CUSTOMS_DOCUMENTS, True)),  # receiver asked for clearance info
+    **dict.fromkeys(("40", "43", "71", "33", "60", "73"), (R.RETAILER, False)),  # sender's doing
+    "1C": (R.CUSTOMS_DUTIES_UNPAID, True),  # import charges due
+    **dict.fromkeys(("48", "49"), (R.CONSIGNEE_NOT_HOME, False)),
+    **dict.fromkeys(("51", "52"), (R.OTHER, True)),  # payment could not be collected
+    "55": (R.CONSIGNEE_BUSINESS_CLOSED, False),
+    "95": (R.OTHER, True),  # security access needed
+    "1E": (R.WEATHER, False),
+    "1G": (R.CARRIER_CAPACITY, False),
+}
 
-def _number(raw: str) -> str:
-    number = normalise_number(raw)
-    if not number:
-        raise CarrierParseError("tracking number: only spaces and separators")
-    return number
+
+def _mapping(
+    type_code: str, status_code: str, activity_code: str, text_: str
+) -> CodeMapping | None:
+    """The status code's meaning, else the type's; an exception's reason from its code or text."""
+    padded = status_code.zfill(3) if status_code.isdigit() else status_code
+    found = STATUS_CODE_TABLE.get(padded) if padded else None
+    if found is None and type_code:
+        found = TYPE_TABLE.get(type_code)
+    if found is None or found.status not in {S.EXCEPTION, S.ATTEMPT_FAILED}:
+        return found
+    known = EXCEPTION_REASONS.get(activity_code) if type_code.upper() == "X" else None
+    hint = known or reason_from_text(text_)
+    if hint is None:
+        return found
+    return CodeMapping(found.status, hint[0], found.action_required or hint[1])
 
 
 def _location(activity: JsonObject, where: str) -> Location:
@@ -147,13 +192,7 @@ def _event(
     description = text(status, "description", f"{where}.status")
     if not (type_code or status_code or activity_code):
         raise CarrierParseError(f"{where}.status: no type, code or statusCode")
-    found = STATUS_CODE_TABLE.get(status_code) if status_code else None
-    if found is None and type_code:
-        found = TYPE_TABLE.get(type_code)
-    if found is not None and found.status in {S.EXCEPTION, S.ATTEMPT_FAILED}:
-        hint = reason_from_text(description)
-        if hint is not None:
-            found = CodeMapping(found.status, hint[0], found.action_required or hint[1])
+    found = _mapping(type_code, status_code, activity_code, description)
     location = _location(activity, where)
     return ParsedEvent(
         carrier=CARRIER,

@@ -88,13 +88,6 @@ CODE_TABLE = CodeTable(
 )
 
 
-def _number(raw: str) -> str:
-    number = normalise_number(raw)
-    if not number:
-        raise CarrierParseError("tracking number: only spaces and separators")
-    return number
-
-
 def _location(scan: JsonObject, where: str) -> Location:
     return Location(
         city=text(scan, "eventCity", where).strip(),
