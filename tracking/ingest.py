@@ -20,7 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import DatabaseError, IntegrityError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -69,25 +69,45 @@ def inbound_webhook_receive(
     headers: Mapping[str, str],
     body: bytes,
 ) -> tuple[int, bool]:
-    """Store a verified delivery; (row id, False) when the same event was already stored."""
-    try:
-        with transaction.atomic():
-            hook = InboundWebhook.objects.create(
-                merchant_id=merchant_id,
-                source=source,
-                topic=topic[:64],
-                unique_key=unique_key[:128],
-                headers=headers_to_store(headers),
-                body=body,
-            )
-    except IntegrityError:
-        repeat = InboundWebhook.objects.filter(
-            merchant_id=merchant_id, source=source, unique_key=unique_key[:128]
+    """Store a verified delivery; (row id, False) when the same event was already stored.
+
+    One statement in autocommit (`INSERT … ON CONFLICT DO NOTHING RETURNING id`): the edge's
+    only database write, and the unique constraint decides which of concurrent deliveries wins.
+    """
+    key = unique_key[:128]
+    stored = json.dumps(headers_to_store(headers))
+    cast = "::jsonb" if connection.vendor == "postgresql" else ""
+    # Autocommit: one round trip; the row is committed when execute returns.
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO tracking_inboundwebhook (merchant_id, source, topic, unique_key,"  # noqa: S608
+            " headers, body, state, error, attempts, deliveries, events_new, received_at)"
+            f" VALUES (%s, %s, %s, %s, %s{cast}, %s, %s, '', 0, 1, 0, %s)"
+            " ON CONFLICT (merchant_id, source, unique_key) DO NOTHING RETURNING id",
+            [
+                merchant_id,
+                source,
+                topic[:64],
+                key,
+                stored,
+                body,
+                InboundWebhookState.RECEIVED.value,
+                timezone.now(),
+            ],
         )
-        repeat.update(deliveries=F("deliveries") + 1)
-        return repeat.values_list("pk", flat=True).first() or 0, False
-    transaction.on_commit(schedule_processing, robust=True)
-    return hook.pk, True
+        row = cursor.fetchone()
+        if row is None:
+            repeat = InboundWebhook.objects.filter(
+                merchant_id=merchant_id, source=source, unique_key=key
+            )
+            repeat.update(deliveries=F("deliveries") + 1)
+            return repeat.values_list("pk", flat=True).first() or 0, False
+        transaction.on_commit(schedule_processing, robust=True)
+    return int(row[0]), True
+
+
+# When this process last opened a debounce window itself, and so knows a trailing run is queued.
+_window_opened_at = 0.0
 
 
 def schedule_processing() -> None:
@@ -96,19 +116,31 @@ def schedule_processing() -> None:
     The first delivery of a window enqueues a run now (leading edge) and one when the window
     closes (trailing edge); deliveries inside the window enqueue nothing, and the trailing run,
     which starts after they committed, picks them up. This holds even when the cache is not
-    shared between web and worker processes (then the window is simply not shortened).
+    shared between web and worker processes (then the window is simply not shortened). A process
+    that opened the window itself skips even the cache for the first half of it.
     """
+    global _window_opened_at
     from tracking.tasks import webhook_process
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         webhook_process.delay()
         return
+    now = time.monotonic()
+    if now - _window_opened_at < PROCESSING_DEBOUNCE_SECONDS / 2:
+        return
     try:
         if cache.add(PROCESSING_PENDING_KEY, "1", timeout=PROCESSING_DEBOUNCE_SECONDS):
-            webhook_process.delay()
-            webhook_process.apply_async(countdown=PROCESSING_DEBOUNCE_SECONDS)
+            _window_opened_at = now
+            webhook_process.apply_async(**processing_route())
+            webhook_process.apply_async(countdown=PROCESSING_DEBOUNCE_SECONDS, **processing_route())
     except Exception as exc:  # broker or cache down: the sweeper enqueues processing later
         logger.warning("webhook processing not enqueued (%s); the sweeper will", exc)
+
+
+def processing_route() -> dict[str, str]:
+    """A dedicated queue for webhook processing when TRACKING_INGEST_QUEUE names one."""
+    queue = settings.TRACKING_INGEST_QUEUE
+    return {"queue": queue} if queue else {}
 
 
 # --- processing -------------------------------------------------------------------------------

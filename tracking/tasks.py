@@ -20,7 +20,7 @@ POLL_CHUNK = 25
 def webhook_process() -> int:
     outcome, drained = ingest.webhooks_drain(time_budget=60.0)
     if not drained:
-        webhook_process.delay()
+        webhook_process.apply_async(**ingest.processing_route())
     return outcome.claimed
 
 
@@ -28,7 +28,7 @@ def webhook_process() -> int:
 def webhooks_sweep() -> int:
     released = ingest.webhooks_release_stuck()
     if released or ingest.webhooks_waiting():
-        webhook_process.delay()
+        webhook_process.apply_async(**ingest.processing_route())
     return released
 
 
