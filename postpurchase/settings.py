@@ -171,6 +171,8 @@ TRACKING_WEBHOOK_TOLERANCE = timedelta(
     seconds=env.int("TRACKING_WEBHOOK_TOLERANCE_SECONDS", default=300)
 )
 TRACKING_WEBHOOK_BATCH = env.int("TRACKING_WEBHOOK_BATCH", default=500)
+# A queue of its own for webhook processing (run a worker with `-Q <name>`); empty: the default.
+TRACKING_INGEST_QUEUE = env.str("TRACKING_INGEST_QUEUE", default="")
 TRACKING_WEBHOOK_STUCK_AFTER = timedelta(
     seconds=env.int("TRACKING_WEBHOOK_STUCK_AFTER_SECONDS", default=600)
 )
