@@ -84,3 +84,21 @@ def test_documented_sample_parses():
     assert event.status is ShipmentStatus.IN_TRANSIT
     assert event.occurred_at.utcoffset() == timedelta(hours=-7)
     assert event.location.postcode == "98101"
+
+
+# FedEx Track API "Tracking Status Codes" (movement and regulatory event types).
+DOCUMENTED_EVENT_TYPES = (
+    "AA AC AD AF AO AP AR AX CA CH DD DE DL DP DR DS DY EA ED EO EP FD HL HP IT IX LO OC OD OF"
+    " OW OX PD PF PL PM PU PX RR RM RC RS RP LP RG RD SE SF SP TR CC CD CP"
+)
+
+
+def test_every_documented_event_type_is_mapped():
+    assert [c for c in DOCUMENTED_EVENT_TYPES.split() if c not in fedex.CODE_TABLE] == []
+
+
+def test_return_label_expiry_is_not_a_return_to_sender():
+    payload = _fixture()
+    scan = payload["output"]["completeTrackResults"][0]["trackResults"][0]["scanEvents"][0]
+    scan.update({"eventType": "RD", "derivedStatusCode": "RD"})
+    assert fedex.parse(payload)[-1].status is ShipmentStatus.CANCELLED

@@ -24,7 +24,8 @@ SOURCE_KIND = "carrier_api"
 CARRIER = "fedex"
 CODE_TABLE_VERSION = "fedex-2026.11"
 
-# Scan `eventType` and `derivedStatusCode` codes (FedEx Track API "Tracking status codes").
+# Scan `eventType` and `derivedStatusCode` codes (FedEx Track API "Tracking Status Codes"; IN,
+# "initiated", is a derived code).
 CODE_TABLE = CodeTable(
     CODE_TABLE_VERSION,
     {
@@ -46,7 +47,9 @@ CODE_TABLE = CodeTable(
         "DP": mapping(S.IN_TRANSIT),  # departed FedEx location
         "EO": mapping(S.IN_TRANSIT),  # enroute to origin airport
         "FD": mapping(S.IN_TRANSIT),  # at FedEx destination
-        "IT": mapping(S.IN_TRANSIT),  # in transit / on the way
+        "IT": mapping(S.IN_TRANSIT),  # in transit
+        "OW": mapping(S.IN_TRANSIT),  # on the way
+        "AO": mapping(S.IN_TRANSIT),  # shipment arriving on time
         "IX": mapping(S.IN_TRANSIT),  # in transit (see details)
         "LO": mapping(S.IN_TRANSIT),  # left origin
         "OF": mapping(S.IN_TRANSIT),  # at FedEx origin facility
@@ -76,7 +79,7 @@ CODE_TABLE = CodeTable(
         "PD": mapping(S.EXCEPTION, R.CARRIER_OTHER),  # pickup delay
         "CA": mapping(S.CANCELLED),  # shipment cancelled
         "RS": mapping(S.RETURNING_TO_SENDER),  # return to shipper
-        "RD": mapping(S.RETURNED_TO_SENDER),  # returned (derived)
+        "RD": mapping(S.CANCELLED),  # return label link expired
         "RP": mapping(S.INFO_RECEIVED),  # return label link emailed to return sender
         "LP": mapping(S.CANCELLED),  # return label link cancelled by originator
         "RG": mapping(S.INFO_RECEIVED),  # return label link expiring soon
