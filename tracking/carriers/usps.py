@@ -58,7 +58,7 @@ CODE_TABLE = CodeTable(
         "02": _NOT_HOME,  # notice left (no authorized recipient available)
         "52": _NOT_HOME,  # notice left (receptacle full / item oversized)
         "55": _NOT_HOME,  # notice left (no secure location available)
-        "53": mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME),  # receptacle blocked
+        "53": _NOT_HOME,  # notice left (receptacle blocked): "Delivery Attempt: Action Needed"
         "54": mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME),  # no access to delivery location
         "57": mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_NOT_HOME),  # delivery attempted, no access
         "51": mapping(S.ATTEMPT_FAILED, R.CONSIGNEE_BUSINESS_CLOSED),  # business closed
