@@ -18,6 +18,7 @@ from rest_framework.response import Response
 
 from commerce import selectors, services
 from commerce.models import Customer, Order, OrderLine, OrderStatus
+from postpurchase.api.filters import UtcDateTimeFilter
 from postpurchase.api.idempotency import IdempotentPostMixin
 from postpurchase.api.permissions import request_merchant
 from postpurchase.api.schema import (
@@ -187,9 +188,9 @@ class OrderFilter(django_filters.FilterSet):
     customer = django_filters.CharFilter(
         field_name="customer__external_id", label="Customer external id"
     )
-    placed_after = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="gte")
-    placed_before = django_filters.IsoDateTimeFilter(field_name="placed_at", lookup_expr="lt")
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    placed_after = UtcDateTimeFilter(field_name="placed_at", lookup_expr="gte")
+    placed_before = UtcDateTimeFilter(field_name="placed_at", lookup_expr="lt")
+    updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Order
@@ -199,8 +200,8 @@ class OrderFilter(django_filters.FilterSet):
 class CustomerFilter(django_filters.FilterSet):
     email = django_filters.CharFilter(lookup_expr="iexact")
     external_id = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = UtcDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = UtcDateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Customer

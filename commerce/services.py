@@ -28,6 +28,7 @@ from commerce.validation import (
     language_error,
     phone_normalise,
     time_zone_error,
+    utc_datetime,
 )
 from postpurchase import outbox
 from postpurchase.errors import DomainError
@@ -157,8 +158,8 @@ def _clean_order(payload: OrderInput) -> OrderInput:
         errors.add("external_id", "Required.")
     if not payload.number.strip():
         errors.add("number", "Required.")
-    if timezone.is_naive(payload.placed_at):
-        errors.add("placed_at", "Give a time zone offset, e.g. 2026-11-23T10:00:00Z.")
+    placed_at, message = utc_datetime(payload.placed_at)
+    errors.add("placed_at", message)
     country = payload.shipping_address.country.strip().upper()
     errors.add("shipping_address.country", country_error(country))
     if payload.language:
@@ -196,7 +197,7 @@ def _clean_order(payload: OrderInput) -> OrderInput:
     return OrderInput(
         external_id=payload.external_id.strip(),
         number=payload.number.strip(),
-        placed_at=payload.placed_at,
+        placed_at=placed_at or payload.placed_at,
         currency=currency,
         customer=customer,
         shipping_address=AddressInput(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import UTC, datetime
 from decimal import Decimal
 from functools import cache
 
@@ -78,6 +79,16 @@ def phone_normalise(raw: str, *, region: str = "") -> tuple[str, str | None]:
     if number is None or not phonenumbers.is_valid_number(number):
         return "", "Enter a valid phone number in E.164 format, e.g. +14155550123."
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164), None
+
+
+def utc_datetime(value: datetime) -> tuple[datetime | None, str | None]:
+    """(the same instant in UTC, error): naive times are refused, not guessed."""
+    if value.tzinfo is None or value.utcoffset() is None:
+        return None, "Give a time zone offset, e.g. 2026-11-23T10:00:00Z."
+    try:
+        return value.astimezone(UTC), None
+    except (OverflowError, ValueError):
+        return None, "This date-time is out of range."
 
 
 def time_zone_error(name: str) -> str | None:

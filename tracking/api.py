@@ -19,6 +19,7 @@ from rest_framework.response import Response
 
 from commerce import selectors as commerce_selectors
 from commerce.errors import InvalidInputError
+from postpurchase.api.filters import UtcDateTimeFilter
 from postpurchase.api.idempotency import IdempotentPostMixin
 from postpurchase.api.permissions import request_merchant
 from postpurchase.api.schema import (
@@ -158,9 +159,9 @@ class ShipmentFilter(django_filters.FilterSet):
     tracking_number = django_filters.CharFilter(method="filter_tracking_number")
     status = django_filters.ChoiceFilter(choices=[(s.value, s.label) for s in ShipmentStatus])
     order = django_filters.CharFilter(field_name="order__external_id", label="Order external id")
-    shipped_after = django_filters.IsoDateTimeFilter(field_name="shipped_at", lookup_expr="gte")
-    shipped_before = django_filters.IsoDateTimeFilter(field_name="shipped_at", lookup_expr="lt")
-    updated_after = django_filters.IsoDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+    shipped_after = UtcDateTimeFilter(field_name="shipped_at", lookup_expr="gte")
+    shipped_before = UtcDateTimeFilter(field_name="shipped_at", lookup_expr="lt")
+    updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
 
     class Meta:
         model = Shipment

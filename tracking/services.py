@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from commerce.errors import InvalidInputError
 from commerce.models import Order, OrderLine, OrderStatus
-from commerce.validation import country_error
+from commerce.validation import country_error, utc_datetime
 from postpurchase import outbox
 from postpurchase.errors import DomainError
 from tracking.errors import TrackingErrorCode
@@ -130,8 +130,11 @@ def shipment_get_or_create(
         errors["tracking_number"] = [
             "Use 4 to 64 letters and digits (spaces and dashes are dropped)."
         ]
-    if shipped_at is not None and timezone.is_naive(shipped_at):
-        errors["shipped_at"] = ["Give a time zone offset, e.g. 2026-11-23T10:00:00Z."]
+    if shipped_at is not None:
+        shipped_at_utc, message = utc_datetime(shipped_at)
+        if message:
+            errors["shipped_at"] = [message]
+        shipped_at = shipped_at_utc
     origin_country = origin_country.strip().upper()
     destination_country = (destination_country or order.shipping_country).strip().upper()
     if origin_country and (message := country_error(origin_country)):

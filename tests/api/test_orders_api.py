@@ -186,3 +186,22 @@ def test_unknown_api_address_is_a_json_404(api_client_a, method):
     assert response.status_code == 404
     assert response.json()["error"]["code"] == "not_found"
     assert api_client_a.get("/api/v1/nothing-here/").json()["error"]["code"] == "not_found"
+
+
+def test_extreme_offsets_are_compared_in_utc(api_client_a, merchant_a):
+    """PostgreSQL refuses offsets beyond ±15:59; Python and ISO 8601 allow ±23:59."""
+    OrderFactory(merchant=merchant_a, number="7")
+    response = api_client_a.get(f"{ORDERS}?placed_after=2026-11-20T00:00:00-18:51")
+    assert response.status_code == 200
+    assert [o["number"] for o in response.json()["results"]] == []  # 18:51 UTC on the 20th
+    response = api_client_a.get(f"{ORDERS}?placed_before=9999-12-31T23:00:00-18:00")
+    assert response.status_code == 400
+    assert "placed_before" in response.json()["error"]["fields"]
+
+
+def test_order_time_with_extreme_offset_is_stored_in_utc(api_client_a):
+    response = api_client_a.post(
+        ORDERS, payloads.order(placed_at="2026-11-20T10:00:00-18:30"), format="json"
+    )
+    assert response.status_code == 201
+    assert response.json()["placed_at"] == "2026-11-21T04:30:00Z"

@@ -24,7 +24,22 @@ schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", application)
 )
 
 
+@pytest.fixture
+def _keep_test_connection():  # type: ignore[no-untyped-def]
+    """Calls go straight to the WSGI app, whose request signals would close the test's database
+    connection (and its transaction) on PostgreSQL; Django's own test client unhooks them too."""
+    from django.core import signals
+    from django.db import close_old_connections
+
+    signals.request_started.disconnect(close_old_connections)
+    signals.request_finished.disconnect(close_old_connections)
+    yield
+    signals.request_started.connect(close_old_connections)
+    signals.request_finished.connect(close_old_connections)
+
+
 @pytest.mark.django_db
+@pytest.mark.usefixtures("_keep_test_connection")
 @schema.parametrize()
 @settings(
     max_examples=25,
