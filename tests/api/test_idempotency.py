@@ -112,3 +112,37 @@ def test_expired_key_runs_again(api_client_a, settings):
     again = post(api_client_a, payloads.order(), "k-8")
     assert again.status_code == 200  # ran for real: the order already existed
     assert "Idempotent-Replayed" not in again
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_posts_with_one_key_run_once(api_key_a, merchant_a):
+    """Both requests race to claim the key: one runs, the other is told it is in flight (409)
+    or, if it arrives after the first finished, gets the replay. Never two orders."""
+    import threading
+
+    from django.db import connection
+    from rest_framework.test import APIClient
+
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+
+    def run() -> None:
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {api_key_a.secret}")
+        try:
+            barrier.wait(timeout=10)
+            statuses.append(post(client, payloads.order(), "race-1").status_code)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert sorted(statuses) in ([201, 409], [201, 201])
+    assert Order.objects.filter(merchant=merchant_a).count() == 1
+    assert DomainEvent.objects.filter(merchant=merchant_a).count() == 1
+    record = IdempotencyRecord.objects.get(merchant=merchant_a, key="race-1")
+    assert record.status_code == 201

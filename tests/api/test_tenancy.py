@@ -82,3 +82,15 @@ def test_upsert_with_same_external_id_creates_own_order(api_client_a, api_client
     response = api_client_a.post("/api/v1/orders/", payloads.order(), format="json")
     assert response.status_code == 201  # not "updated": B's order is invisible to A
     assert Order.objects.get(merchant=merchant_b).currency == "JPY"
+
+
+def test_customer_list_query_count_is_pinned(
+    api_client_a, merchant_a, django_assert_max_num_queries
+):
+    from tests.factories import CustomerFactory
+
+    CustomerFactory.create_batch(25, merchant=merchant_a)
+    api_client_a.get("/api/v1/customers/")
+    with django_assert_max_num_queries(2):  # key lookup, customers
+        response = api_client_a.get("/api/v1/customers/")
+    assert len(response.json()["results"]) == 25
