@@ -205,3 +205,14 @@ def test_order_time_with_extreme_offset_is_stored_in_utc(api_client_a):
     )
     assert response.status_code == 201
     assert response.json()["placed_at"] == "2026-11-21T04:30:00Z"
+
+
+def test_bodies_must_be_json(api_client_a):
+    form = api_client_a.post(ORDERS, {"number": "1"}, format="multipart")
+    assert form.status_code == 415
+    assert form.json()["error"]["code"] == "unsupported_media_type"
+    broken = api_client_a.post(
+        ORDERS, b"{not json", content_type="application/json", HTTP_IDEMPOTENCY_KEY="k-json"
+    )
+    assert broken.status_code == 400
+    assert broken.json()["error"]["code"] == "parse_error"
