@@ -15,13 +15,16 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from enum import IntEnum
 from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import urlencode
 
 from django import forms
 from django.contrib.admin import RelatedOnlyFieldListFilter
+from django.contrib.auth import REDIRECT_FIELD_NAME
 from django.contrib.auth.models import Group
 from django.core.exceptions import PermissionDenied
 from django.db import models
-from django.http import Http404, HttpRequest
+from django.http import Http404, HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import ModelAdmin, StackedInline, TabularInline
 from unfold.sites import UnfoldAdminSite
@@ -86,6 +89,14 @@ class _SiteConfigMixin:
         if key in self.site_config:
             return self._get_value(self.site_config[key], *args)  # type: ignore[attr-defined]
         return super()._get_config(key, *args)  # type: ignore[misc]
+
+    def login(self, request: HttpRequest, extra_context: dict[str, Any] | None = None) -> Any:
+        # Unfold's login form carries no "next" field: without one in the URL, a successful login
+        # would land on settings.LOGIN_REDIRECT_URL instead of this site's index.
+        if request.method == "GET" and REDIRECT_FIELD_NAME not in request.GET:
+            index = reverse(f"{self.name}:index")  # type: ignore[attr-defined]
+            return HttpResponseRedirect(f"{request.path}?{urlencode({REDIRECT_FIELD_NAME: index})}")
+        return super().login(request, extra_context)  # type: ignore[misc]
 
 
 class ConsoleSite(_SiteConfigMixin, UnfoldAdminSite):

@@ -162,3 +162,15 @@ def test_staff_without_membership_cannot_enter_console(client, make_staff, store
     response = client.get(reverse("console:index"))
     assert response.status_code == 302
     assert "/login/" in response["Location"]
+
+
+@pytest.mark.parametrize("site", ["console", "ops"])
+def test_logging_in_from_the_login_page_lands_on_the_sites_index(client, site, owner_a, ops_user):
+    user = owner_a if site == "console" else ops_user
+    login = reverse(f"{site}:login")
+    page = client.get(login, follow=True)
+    assert page.status_code == 200
+    action = page.redirect_chain[-1][0]
+    response = client.post(action, {"username": user.username, "password": "pw"})
+    assert response.status_code == 302
+    assert response["Location"] == reverse(f"{site}:index")
