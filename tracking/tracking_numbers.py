@@ -81,6 +81,20 @@ CARRIER_ALIASES: dict[str, tuple[str, ...]] = {
     "dpd": ("dpd",),
     "gls": ("gls", "general logistics systems"),
     "purolator": ("purolator",),
+    "korea_post": ("korea post", "우체국", "epost korea"),
+    "hongkong_post": ("hongkong post", "hong kong post"),
+    "singpost": ("singpost", "singapore post"),
+    "poste_italiane": ("poste italiane",),
+    "correos": ("correos", "correos de españa", "correos espana"),
+    "postnord": ("postnord", "postnord sweden", "postnord denmark"),
+    "swiss_post": ("swiss post", "die post", "la poste suisse"),
+    "bpost": ("bpost", "bpost belgium"),
+    "an_post": ("an post",),
+    "nz_post": ("nz post", "new zealand post"),
+    "india_post": ("india post",),
+    "correios": ("correios", "correios brazil"),
+    "correos_mexico": ("correos de mexico", "correos de méxico", "sepomex"),
+    "chunghwa_post": ("chunghwa post", "中華郵政", "taiwan post"),
 }
 
 # UPU member postal operators by the S10 country suffix, for postal numbers.
@@ -94,7 +108,27 @@ S10_OPERATORS: dict[str, str] = {
     "FR": "la_poste",
     "NL": "postnl",
     "CN": "china_post",
+    "KR": "korea_post",
+    "HK": "hongkong_post",
+    "SG": "singpost",
+    "IT": "poste_italiane",
+    "ES": "correos",
+    "SE": "postnord",
+    "DK": "postnord",
+    "CH": "swiss_post",
+    "BE": "bpost",
+    "IE": "an_post",
+    "NZ": "nz_post",
+    "IN": "india_post",
+    "BR": "correios",
+    "MX": "correos_mexico",
+    "TW": "chunghwa_post",
 }
+
+
+def s10_operator(country: str) -> str:
+    """Our slug for the postal operator of an S10 country suffix ("post_xx" when not listed)."""
+    return S10_OPERATORS.get(country, f"post_{country.lower()}")
 
 
 def _name_key(name: str) -> str:
@@ -273,7 +307,7 @@ def candidate_carriers(number: str) -> list[Candidate]:
             continue
         carrier = fmt.carrier
         if carrier == "postal_s10":
-            carrier = S10_OPERATORS.get(cleaned[-2:], "postal_s10")
+            carrier = s10_operator(cleaned[-2:])
         candidate = Candidate(carrier, fmt.confidence, fmt.name)
         if carrier not in best or best[carrier].confidence < candidate.confidence:
             best[carrier] = candidate
@@ -298,8 +332,7 @@ def validate(carrier: str, number: str) -> Validation:
     formats = [
         f
         for f in NUMBER_FORMATS
-        if f.carrier == slug
-        or (f.carrier == "postal_s10" and S10_OPERATORS.get(cleaned[-2:]) == slug)
+        if f.carrier == slug or (f.carrier == "postal_s10" and s10_operator(cleaned[-2:]) == slug)
     ]
     if not formats:
         return Validation(True, cleaned)  # a carrier whose formats we do not know: accept as typed

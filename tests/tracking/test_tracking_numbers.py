@@ -36,6 +36,7 @@ from tracking.tracking_numbers import (
         ("佐川急便", "sagawa"),
         ("Royal Mail", "royal_mail"),
         ("japan-post", "japan_post"),
+        ("Correos de México", "correos_mexico"),  # not Spain's Correos, despite the prefix
     ],
 )
 def test_carrier_names_normalise_to_our_slugs(name, slug):
@@ -61,6 +62,8 @@ def test_s10_check_digit_follows_the_upu_weights():
         ("AA123456785JP", "japan_post"),
         ("RR123456785GB", "royal_mail"),
         ("EE123456785US", "usps"),
+        ("RR123456785KR", "korea_post"),
+        ("RR123456785FI", "post_fi"),  # an operator we have no slug for keeps its country
         ("1Z5R89390357567127", "ups"),
         ("1Z879E930346834440", "ups"),
         ("1Z1442YY7229014688", "ups"),
