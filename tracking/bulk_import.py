@@ -215,18 +215,18 @@ class _Importer:
         matched = []
         for merchant_id, merchant_rows in wanted.items():
             for row in merchant_rows:
-                shipment = _identify(candidates[(merchant_id, row.event.tracking_number)], row)
-                if shipment is None:
+                found = _identify(candidates[(merchant_id, row.event.tracking_number)], row)
+                if found is None:
                     self.summary.reject(
                         row.line,
                         f"no shipment of {row.event.carrier or 'a fitting carrier'} "
                         f"number {row.event.tracking_number} for merchant {row.merchant_slug}",
                     )
                     continue
-                if row.event.carrier != shipment.carrier:
+                if row.event.carrier != found.carrier:
                     # A number given without a carrier takes the matched shipment's carrier.
-                    row = replace(row, event=replace(row.event, carrier=shipment.carrier))
-                matched.append((merchant_id, shipment, row))
+                    row = replace(row, event=replace(row.event, carrier=found.carrier))
+                matched.append((merchant_id, found, row))
         return matched
 
 

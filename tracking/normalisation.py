@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -437,7 +438,7 @@ def _save_derived(shipments: Sequence[Shipment]) -> None:
         for start in range(0, len(shipments), 1000):
             chunk = shipments[start : start + 1000]
             rows = ", ".join([f"({casts})"] * len(chunk))
-            params: list[object] = []
+            params: list[Any] = []
             for shipment in chunk:
                 params.append(shipment.pk)
                 params.extend(getattr(shipment, name) for name in names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 from pathlib import Path
 from typing import Any
@@ -42,7 +43,8 @@ class Command(BaseCommand):
         fmt = options["format"] or ("csv" if path.suffix.lower() == ".csv" else "jsonl")
         size = os.path.getsize(path)
         with (
-            path.open(encoding="utf-8-sig", newline="") as stream,
+            path.open("rb") as raw,
+            io.TextIOWrapper(raw, encoding="utf-8-sig", newline="") as stream,
             tqdm(
                 total=size,
                 unit="B",
@@ -56,7 +58,7 @@ class Command(BaseCommand):
 
             def advance(_: int) -> None:
                 nonlocal last
-                position = stream.buffer.tell() if hasattr(stream, "buffer") else 0
+                position = raw.tell()
                 if position - last > 65536:
                     bar.update(position - last)
                     last = position
