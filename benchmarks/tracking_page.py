@@ -1,6 +1,6 @@
 """Tracking page: throughput beside a bare Django JSON view, p95 at half load, queries per page.
 
-    .venv/bin/python benchmarks/tracking_page.py --json [--shipments 100000] [--events-per-shipment 10]
+    .venv/bin/python benchmarks/tracking_page.py --json [--shipments 100000] [--duration 15]
 
 Needs PostgreSQL (default postgres://postgres@127.0.0.1:5432/bench_trackpage: created and filled
 when it does not already hold this scale, `--regenerate` to rebuild) and, for the fragment cache,
@@ -185,13 +185,13 @@ def copy_rows(model: Any, rows: Iterator[dict[str, Any]], *, total: int, desc: s
     with (
         connection.cursor() as cursor,
         cursor.cursor.copy(f'COPY "{table}" ({column_list}) FROM STDIN') as copy,
+        tqdm(desc=desc, total=total, unit="row", mininterval=2) as bar,
     ):
-        with tqdm(desc=desc, total=total, unit="row", mininterval=2) as bar:
-            copy.write_row([*first.values(), *fixed])
+        copy.write_row([*first.values(), *fixed])
+        bar.update()
+        for row in rows:
+            copy.write_row([*row.values(), *fixed])
             bar.update()
-            for row in rows:
-                copy.write_row([*row.values(), *fixed])
-                bar.update()
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT setval(pg_get_serial_sequence('\"{table}\"', 'id'), "
@@ -243,10 +243,12 @@ def generate(shipments: int, events_per_shipment: int) -> None:
         for i in range(1, shipments + 1):
             yield {
                 "id": i, "merchant_id": m, "number": str(100000 + i), "external_id": f"o{i}",
-                "customer_id": rng.randint(1, customers), "placed_at": BASE_TIME + timedelta(minutes=i),
+                "customer_id": rng.randint(1, customers),
+                "placed_at": BASE_TIME + timedelta(minutes=i),
                 "currency": "USD", "subtotal": Decimal("38.00"), "total": Decimal("38.00"),
                 "shipping_name": "Sam Shopper", "shipping_address1": "1 Main St",
-                "shipping_city": "Springfield", "shipping_postcode": "10001", "shipping_country": "US",
+                "shipping_city": "Springfield", "shipping_postcode": "10001",
+                "shipping_country": "US",
             }  # fmt: skip
 
     copy_rows(Order, orders(), total=shipments, desc="orders")
@@ -283,8 +285,8 @@ def generate(shipments: int, events_per_shipment: int) -> None:
     copy_rows(
         ShipmentLine,
         (
-            {"id": 2 * i - 1 + k, "merchant_id": m, "shipment_id": i, "order_line_id": 2 * i - 1 + k,
-             "quantity": 1}
+            {"id": 2 * i - 1 + k, "merchant_id": m, "shipment_id": i,
+             "order_line_id": 2 * i - 1 + k, "quantity": 1}
             for i in range(1, shipments + 1) for k in (0, 1)
         ),
         total=2 * shipments,
@@ -492,7 +494,7 @@ def main() -> None:
             "sync",
             "--log-level",
             "warning",
-        ],  # fmt: skip
+        ],
         cwd=ROOT,
         env=service_env(args, "benchmarks.tracking_page_settings"),
         stdout=(log_dir / "gunicorn.log").open("wb"),
