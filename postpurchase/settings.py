@@ -267,6 +267,10 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
 }
 IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+CELERY_BEAT_SCHEDULE["idempotency-purge"] = {
+    "task": "postpurchase.idempotency_purge",
+    "schedule": timedelta(hours=1),
+}
 
 # --- Messaging ------------------------------------------------------------------------------
 EMAIL_BACKEND = env.str("EMAIL_BACKEND", default="django.core.mail.backends.filebased.EmailBackend")

@@ -1,6 +1,8 @@
-"""Kernel tasks: dispatch one domain event; sweep the outbox for events left behind."""
+"""Kernel tasks: dispatch one domain event; sweep the outbox for events left behind; purge
+expired Idempotency-Key records."""
 
 from postpurchase import outbox
+from postpurchase.idempotency import idempotency_records_purge
 from postpurchase.tasking import platform_task
 
 
@@ -15,3 +17,9 @@ def events_sweep() -> int:
     for event_id in ids:
         events_dispatch.delay(event_id)
     return len(ids)
+
+
+@platform_task(name="postpurchase.idempotency_purge", max_retries=0)
+def idempotency_purge() -> int:
+    """Delete expired Idempotency-Key records (a bounded batch per run)."""
+    return idempotency_records_purge()

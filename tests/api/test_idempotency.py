@@ -146,3 +146,13 @@ def test_two_concurrent_posts_with_one_key_run_once(api_key_a, merchant_a):
     assert DomainEvent.objects.filter(merchant=merchant_a).count() == 1
     record = IdempotencyRecord.objects.get(merchant=merchant_a, key="race-1")
     assert record.status_code == 201
+
+
+def test_purge_task_deletes_only_expired_records(api_client_a, merchant_a):
+    from postpurchase.tasks import idempotency_purge
+
+    post(api_client_a, payloads.order(), "old")
+    post(api_client_a, payloads.order(), "fresh")
+    IdempotencyRecord.objects.filter(key="old").update(created_at="2020-01-01T00:00:00Z")
+    assert idempotency_purge.delay().get() == 1
+    assert list(IdempotencyRecord.objects.values_list("key", flat=True)) == ["fresh"]
