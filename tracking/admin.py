@@ -159,3 +159,8 @@ class ShipmentAdmin(TenantModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# The ops site's tracking screens (inbound webhooks, timelines, carrier codes, secrets) live in
+# their own module; importing it here registers them when Django autodiscovers admin modules.
+import tracking.admin_ingest  # noqa: E402, F401
