@@ -256,14 +256,9 @@ def _customer_upsert(*, merchant: Merchant, data: CustomerInput) -> tuple[Custom
         customer = scoped.filter(email=data.email).first()
         if customer is not None and customer.external_id and data.external_id:
             customer = None  # that email belongs to another store customer
-    values: dict[str, Any] = {
-        "external_id": data.external_id,
-        "email": data.email,
-        "first_name": data.first_name,
-        "last_name": data.last_name,
-    }
+    values: dict[str, Any] = {"external_id": data.external_id, "email": data.email}
     # Optional details: an order that omits them keeps what is known.
-    for name in ("phone", "language", "time_zone", "birthday"):
+    for name in ("first_name", "last_name", "phone", "language", "time_zone", "birthday"):
         if getattr(data, name):
             values[name] = getattr(data, name)
     if customer is not None and not data.external_id:

@@ -317,3 +317,17 @@ def test_upserts_that_both_miss_the_lookup_resolve_on_the_constraint(merchant_a,
     assert sorted(r.created for r in results) == [False, True]  # type: ignore[attr-defined]
     assert Order.objects.filter(merchant=merchant_a).count() == 1
     assert DomainEvent.objects.filter(merchant=merchant_a).count() == 1
+
+
+@pytest.mark.django_db
+def test_omitted_customer_details_keep_what_is_known(merchant_a):
+    order_upsert(merchant=merchant_a, payload=order_input())
+    sparse = CustomerInput(external_id="c-1", email="alice@example.com")
+    result = order_upsert(merchant=merchant_a, payload=order_input(customer=sparse))
+    assert not result.changed
+    customer = Customer.objects.for_merchant(merchant_a).get()
+    assert customer.first_name == "Alice"
+    assert customer.phone == "+14155550123"
+    changed = CustomerInput(external_id="c-1", email="alice@example.com", phone="+14155550199")
+    result = order_upsert(merchant=merchant_a, payload=order_input(customer=changed))
+    assert result.changed_fields == ("customer.phone",)
