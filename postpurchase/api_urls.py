@@ -9,6 +9,7 @@ from rest_framework.permissions import AllowAny
 
 import postpurchase.api.schema  # noqa: F401 - registers the bearer-key security scheme
 from commerce.api import CustomerViewSet, OrderViewSet
+from estimates.api import EstimateView
 from postpurchase.api.views import api_not_found
 from tracking.api import OrderShipmentViewSet, ShipmentViewSet
 
@@ -45,6 +46,7 @@ v1 = [
         ShipmentViewSet.as_view({"get": "retrieve"}),
         name="shipment-detail",
     ),
+    path("estimates/", EstimateView.as_view(), name="estimates"),
 ]
 
 urlpatterns = [

@@ -1,0 +1,174 @@
+"""Training and backtesting: no leakage by construction, censoring, calibration, tier choice."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from estimates.features import HistoryIndex, build_features, schema_for
+from estimates.survival import km_quantiles
+from estimates.training import backtest, date_metrics, tier_score, train
+from tests.estimates.synthetic import synthetic_history
+
+TRAIN_UNTIL = pd.Timestamp("2024-04-15")
+TEST_FROM = pd.Timestamp("2024-04-15")
+TEST_UNTIL = pd.Timestamp("2024-06-20")
+
+
+def _known_at(history: pd.DataFrame, moment: pd.Timestamp) -> pd.DataFrame:
+    """The history as a live system saw it at `moment`: later orders absent, later scans unknown."""
+    known = history[history["purchased_at"] < moment].copy()
+    known.loc[known["delivered_at"] >= moment, "delivered_at"] = pd.NaT
+    known.loc[known["handed_over_at"] >= moment, "handed_over_at"] = pd.NaT
+    return known
+
+
+def _scrambled_future(
+    history: pd.DataFrame, moment: pd.Timestamp, seed: int, keep_row: int
+) -> pd.DataFrame:
+    """The same past, a different future: every outcome from `moment` on is changed, and every
+    later order but `keep_row` goes elsewhere."""
+    rng = np.random.default_rng(seed)
+    changed = history.copy()
+    later = (changed["delivered_at"] >= moment).to_numpy()
+    changed.loc[later, "delivered_at"] += pd.to_timedelta(rng.uniform(1, 25, later.sum()), "D")
+    newer = (changed["purchased_at"] >= moment).to_numpy().copy()
+    newer[keep_row] = False
+    changed.loc[newer, "destination_region"] = "AM"
+    return changed
+
+
+def test_snapshot_features_equal_those_computed_from_only_the_known_past() -> None:
+    history = synthetic_history()
+    query = history.iloc[[250]]
+    moment = query["purchased_at"].iloc[0].floor("D")
+    schema = schema_for(history, stage="purchase")
+    full = build_features(HistoryIndex(history), query, stage="purchase", schema=schema)
+    past_only = build_features(
+        HistoryIndex(_known_at(history, moment)), query, stage="purchase", schema=schema
+    )
+    pd.testing.assert_frame_equal(full, past_only)
+
+
+@pytest.mark.parametrize("tier", ["lane_stats", "gbm"])
+def test_backtest_prediction_never_sees_its_own_outcome_or_later_orders(tier: str) -> None:
+    history = synthetic_history()
+    run = backtest(
+        HistoryIndex(history),
+        tier_name=tier,
+        stage="purchase",
+        train_until=TRAIN_UNTIL,
+        test_from=TEST_FROM,
+        test_until=TEST_UNTIL,
+        retrain_days=0,
+    )
+    probe = run.predictions.iloc[len(run.predictions) // 2]
+    moment = history["purchased_at"].iloc[int(probe["row"])].floor("D")
+    # Change the probe's own delivery and every outcome and order from its day on.
+    altered = _scrambled_future(history, moment, seed=3, keep_row=int(probe["row"]))
+    assert (
+        altered["delivered_at"].iloc[int(probe["row"])]
+        != history["delivered_at"].iloc[int(probe["row"])]
+    )
+    rerun = backtest(
+        HistoryIndex(altered),
+        tier_name=tier,
+        stage="purchase",
+        train_until=TRAIN_UNTIL,
+        test_from=TEST_FROM,
+        test_until=TEST_UNTIL,
+        retrain_days=0,
+    )
+    again = rerun.predictions.set_index("order_id").loc[probe["order_id"]]
+    for column in ("p10", "p50", "p90", "promise"):
+        assert again[column] == probe[column], column
+
+
+def test_training_uses_only_outcomes_known_before_the_cutoff() -> None:
+    history = synthetic_history()
+    index = HistoryIndex(history)
+    model = train(index, tier_name="lane_stats", stage="purchase", as_of=TRAIN_UNTIL)
+    known = history[
+        (history["purchased_at"] < TRAIN_UNTIL) & (history["delivered_at"] < TRAIN_UNTIL)
+    ]
+    assert model.n_train == len(known)
+    assert model.n_train < (history["purchased_at"] < TRAIN_UNTIL).sum()
+
+
+def test_test_period_before_the_training_cutoff_is_refused() -> None:
+    with pytest.raises(ValueError, match="on or after the training cut-off"):
+        backtest(
+            HistoryIndex(synthetic_history()),
+            tier_name="rules",
+            stage="purchase",
+            train_until=TEST_FROM,
+            test_from=TRAIN_UNTIL - pd.Timedelta(days=1),
+            test_until=TEST_UNTIL,
+        )
+
+
+def test_in_flight_orders_raise_the_median_over_delivered_only() -> None:
+    # Ten orders: five delivered in 2 days, five still in flight at age 6 days.
+    durations = np.array([2, 2, 2, 2, 2, 6, 6, 6, 6, 6])
+    observed = np.array([True] * 5 + [False] * 5)
+    weight = np.ones(10)
+    group = np.zeros(10, dtype=np.int64)
+    with_censoring, _ = km_quantiles(
+        group=group,
+        n_groups=1,
+        duration=durations,
+        observed=observed,
+        weight=weight,
+        quantiles=(0.5, 0.9),
+    )
+    delivered_only, _ = km_quantiles(
+        group=group[:5],
+        n_groups=1,
+        duration=durations[:5],
+        observed=observed[:5],
+        weight=weight[:5],
+        quantiles=(0.5, 0.9),
+    )
+    assert delivered_only[0, 1] <= 2.0
+    assert with_censoring[0, 0] <= 2.0  # half delivered by day 2 ...
+    assert np.isnan(with_censoring[0, 1])  # ... and nobody can yet say when 90 % will be
+
+
+def test_backtest_on_synthetic_lanes_is_accurate_and_calibrated() -> None:
+    history = synthetic_history(n=600, days=240)
+    run = backtest(
+        HistoryIndex(history),
+        tier_name="gbm",
+        stage="purchase",
+        train_until=pd.Timestamp("2024-06-01"),
+        test_from=pd.Timestamp("2024-06-01"),
+        test_until=pd.Timestamp("2024-08-20"),
+        retrain_days=0,
+    )
+    metrics = date_metrics(run.predictions)
+    assert metrics["n"] > 100
+    assert metrics["mae_p50_days"] < 2.5
+    assert metrics["promise_on_time"] > 0.8
+    assert 0.6 < metrics["p10_p90_coverage"] <= 1.0
+
+
+def test_after_handoff_prediction_starts_from_the_handoff_day() -> None:
+    history = synthetic_history(n=400)
+    run = backtest(
+        HistoryIndex(history),
+        tier_name="lane_stats",
+        stage="handoff",
+        train_until=TRAIN_UNTIL,
+        test_from=TEST_FROM,
+        test_until=TEST_UNTIL,
+        retrain_days=0,
+    )
+    handoff_days = history["handed_over_at"].iloc[run.predictions["row"]].dt.floor("D")
+    assert (run.predictions["p10"].to_numpy() >= handoff_days.to_numpy()).all()
+
+
+def test_missing_the_on_time_target_costs_more_than_padding() -> None:
+    punctual = {"mae_p50_days": 4.0, "promise_on_time": 0.92, "promise_padding_days": 9.0}
+    late = {"mae_p50_days": 3.8, "promise_on_time": 0.84, "promise_padding_days": 6.0}
+    assert tier_score(punctual) < tier_score(late)
