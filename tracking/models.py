@@ -11,13 +11,13 @@ from commerce.models import Order, OrderLine
 from postpurchase.models import TenantModel
 from tracking.domain import ExceptionReason, Lifecycle, ShipmentStatus
 
-ShipmentStatusChoices = models.TextChoices(  # type: ignore[misc]
+ShipmentStatusChoices = models.TextChoices(  # type: ignore[call-overload]
     "ShipmentStatusChoices", [(s.name, (s.value, s.label)) for s in ShipmentStatus]
 )
-ExceptionReasonChoices = models.TextChoices(  # type: ignore[misc]
+ExceptionReasonChoices = models.TextChoices(  # type: ignore[call-overload]
     "ExceptionReasonChoices", [(r.name, (r.value, r.value or "-")) for r in ExceptionReason]
 )
-LifecycleChoices = models.TextChoices(  # type: ignore[misc]
+LifecycleChoices = models.TextChoices(  # type: ignore[call-overload]
     "LifecycleChoices", [(c.name, (c.value, c.value.replace("_", " "))) for c in Lifecycle]
 )
 
