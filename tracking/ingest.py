@@ -96,14 +96,20 @@ def inbound_webhook_receive(
             ],
         )
         row = cursor.fetchone()
-        if row is None:
-            repeat = InboundWebhook.objects.filter(
-                merchant_id=merchant_id, source=source, unique_key=key
-            )
-            repeat.update(deliveries=F("deliveries") + 1)
-            return repeat.values_list("pk", flat=True).first() or 0, False
+        if row is not None:
+            transaction.on_commit(schedule_processing, robust=True)
+            return int(row[0]), True
+        cursor.execute(
+            "UPDATE tracking_inboundwebhook SET deliveries = deliveries + 1"
+            " WHERE merchant_id = %s AND source = %s AND unique_key = %s RETURNING id, state",
+            [merchant_id, source, key],
+        )
+        repeat = cursor.fetchone()
+    if repeat is not None and repeat[1] == InboundWebhookState.RECEIVED:
+        # This update held the row's lock for a moment, and a claim skips locked rows: make
+        # sure a run starts after it.
         transaction.on_commit(schedule_processing, robust=True)
-    return int(row[0]), True
+    return (int(repeat[0]) if repeat else 0), False
 
 
 # When this process last opened a debounce window itself, and so knows a trailing run is queued.
