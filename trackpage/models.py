@@ -74,6 +74,21 @@ class MerchantPageBlock(TenantModel):
 
         self.html = sanitise_block_html(self.html)
         super().save(*args, **kwargs)  # type: ignore[arg-type]
+        self.forget_cached()
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        deleted = super().delete(*args, **kwargs)  # type: ignore[arg-type]
+        self.forget_cached()
+        return deleted
+
+    def forget_cached(self) -> None:
+        """Drop the merchant's cached blocks (trackpage.selectors.page_blocks), every language."""
+        from django.conf import settings
+        from django.core.cache import cache
+
+        cache.delete_many(
+            [f"trackpage:blocks:{self.merchant_id}:{code}" for code, _name in settings.LANGUAGES]
+        )
 
 
 class TrackingLinkRevocation(TenantModel):

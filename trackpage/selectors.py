@@ -78,7 +78,7 @@ class TrackingPage:
         return "-".join(parts) or "empty"
 
     def timeline_load(self) -> None:
-        """Events (newest first) and carried items of every shipment: two queries in all."""
+        """Events (newest first), carried and unshipped items: three queries in all."""
         if self.timeline_loaded:
             return
         shipments = self.shipments
@@ -100,6 +100,8 @@ class TrackingPage:
                 )
             )
         prefetch_related_objects(shipments, *lookups)
+        if self.order is not None and not self.status_only:
+            self.unshipped = unshipped_items(order=self.order)
         for card in self.cards:
             card.events = list(card.shipment.timeline)  # type: ignore[attr-defined]
             if not self.status_only:
@@ -125,14 +127,27 @@ def page_order(*, merchant: Merchant, ref: PageRef) -> Order:
 
 
 def tracking_page(*, merchant: Merchant, ref: PageRef) -> TrackingPage:
-    """The order's page: the order and its shipments (events and items load on demand)."""
-    order = page_order(merchant=merchant, ref=ref)
-    shipments = list(
-        Shipment.objects.for_merchant(merchant)
-        .filter(order=order)
-        .select_related("rating")
-        .order_by("created_at", "pk")
-    )
+    """The order's page: the order and all its shipments in one query (events load on demand)."""
+    if ref.kind is RefKind.SHIPMENT:
+        shipments = list(
+            Shipment.objects.for_merchant(merchant)
+            .filter(order__shipments__public_id=ref.value)
+            .select_related("order__customer", "order__link_revocation", "rating")
+            .order_by("created_at", "pk")
+        )
+        if not shipments:
+            raise NotFoundError(TrackPageErrorCode.NOT_FOUND, NOT_FOUND)
+        order = shipments[0].order
+        for shipment in shipments:
+            shipment.order = order  # one order object for the whole page
+    else:
+        order = page_order(merchant=merchant, ref=ref)
+        shipments = list(
+            Shipment.objects.for_merchant(merchant)
+            .filter(order=order)
+            .select_related("rating")
+            .order_by("created_at", "pk")
+        )
     return TrackingPage(
         merchant=merchant, order=order, cards=[ShipmentCard(shipment=s) for s in shipments]
     )
@@ -163,10 +178,21 @@ def unshipped_items(*, order: Order) -> list[Item]:
     ]
 
 
+BLOCKS_TTL = 60
+
+
+def blocks_cache_key(merchant_id: int, language: str) -> str:
+    return f"trackpage:blocks:{merchant_id}:{language}"
+
+
 def page_blocks(*, merchant: Merchant, language: str) -> list[MerchantPageBlock]:
-    """The merchant's active blocks for this language, at this moment."""
+    """The merchant's active blocks for this language, cached a minute (cleared on save)."""
+    key = blocks_cache_key(merchant.pk, language)
+    cached = cache.get(key)
+    if cached is not None:
+        return list(cached)
     now = timezone.now()
-    return list(
+    blocks = list(
         MerchantPageBlock.objects.for_merchant(merchant)
         .filter(is_active=True)
         .filter(Q(language="") | Q(language=language))
@@ -174,6 +200,8 @@ def page_blocks(*, merchant: Merchant, language: str) -> list[MerchantPageBlock]
         .filter(Q(ends_at__isnull=True) | Q(ends_at__gt=now))
         .order_by("placement", "position", "pk")
     )
+    cache.set(key, blocks, BLOCKS_TTL)
+    return blocks
 
 
 def recommendations(*, order: Order, limit: int = RECOMMENDATIONS) -> list[Recommendation]:

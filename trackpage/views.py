@@ -38,9 +38,17 @@ VISITOR_COOKIE = "tp_visitor"
 # --- Request plumbing -------------------------------------------------------------------------
 
 
+MERCHANT_CACHE_SECONDS = 60
+
+
 def _merchant(slug: str) -> Merchant:
-    merchant = Merchant.objects.filter(slug=slug, is_active=True).first()
+    """The active merchant of the slug, cached a minute (branding changes show within it)."""
+    key = f"trackpage:merchant:{slug}"
+    merchant = cache.get(key)
     if merchant is None:
+        merchant = Merchant.objects.filter(slug=slug, is_active=True).first() or False
+        cache.set(key, merchant, MERCHANT_CACHE_SECONDS)
+    if not merchant:
         raise Http404(_("No such store."))
     return merchant
 
@@ -265,6 +273,7 @@ def _shipments_html(page: TrackingPage, *, token: str, language: str, live_url: 
         "trackpage/_shipments.html",
         {
             "cards": cards,
+            "unshipped": page.unshipped,
             "steps": presentation.step_labels(),
             "status_only": page.status_only,
             "moving": selectors.is_moving(page),
@@ -317,7 +326,6 @@ def _page_context(
         "address": presentation.masked_address(order),
         "placed": presentation.format_day(order.placed_at.date(), language=language, style="long"),
         "shipments_html": _shipments_html(page, token=token, language=language, live_url=live_url),
-        "unshipped": selectors.unshipped_items(order=order),
         "blocks_top": [b for b in blocks if b["block"].placement == "top"],
         "blocks_bottom": [b for b in blocks if b["block"].placement == "bottom"],
         "recommendations": recommendations,
