@@ -94,3 +94,31 @@ def test_customer_list_query_count_is_pinned(
     with django_assert_max_num_queries(2):  # key lookup, customers
         response = api_client_a.get("/api/v1/customers/")
     assert len(response.json()["results"]) == 25
+
+
+def _integer_ids(value, path=""):  # type: ignore[no-untyped-def]
+    if isinstance(value, dict):
+        for key, item in value.items():
+            if (key == "id" or key.endswith("_id")) and isinstance(item, int):
+                yield f"{path}.{key}"
+            yield from _integer_ids(item, f"{path}.{key}")
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from _integer_ids(item, f"{path}.{i}")
+
+
+def test_no_internal_integer_id_in_any_answer(api_client_a, both_stores):
+    own, _ = both_stores
+    urls = [
+        "/api/v1/orders/",
+        "/api/v1/orders/gid://shop/Order/1001/",
+        "/api/v1/customers/",
+        "/api/v1/customers/cust-1/",
+        "/api/v1/shipments/",
+        f"/api/v1/shipments/{own.public_id}/",
+    ]
+    for url in urls:
+        response = api_client_a.get(url)
+        assert response.status_code == 200, url
+        assert list(_integer_ids(response.json())) == [], url
+    assert own.public_id != str(own.pk)
