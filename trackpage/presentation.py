@@ -7,11 +7,12 @@ from __future__ import annotations
 import zoneinfo
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 
 from babel import dates as babel_dates
 from babel.core import get_global
+from django.utils.translation import get_language, pgettext
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 
 from commerce.models import Order
 from tracking.domain import ExceptionReason, ShipmentStatus
@@ -53,6 +54,16 @@ def step_labels() -> list[str]:
 
 
 def status_label(status: str) -> str:
+    return _status_labels(get_language())[status] if status in STATUS_STEP else _("On its way")
+
+
+def event_label(status: str) -> str:
+    return _event_labels(get_language())[status] if status in STATUS_STEP else _("Update")
+
+
+@lru_cache(maxsize=16)
+def _status_labels(language: str) -> dict[str, str]:
+    """Per language: every status's headline, translated once (labels are asked per event)."""
     labels = {
         ShipmentStatus.PENDING: _("Preparing your parcel"),
         ShipmentStatus.INFO_RECEIVED: _("Label created, waiting for the carrier"),
@@ -67,10 +78,11 @@ def status_label(status: str) -> str:
         ShipmentStatus.CANCELLED: _("Shipment cancelled"),
         ShipmentStatus.EXPIRED: _("No news from the carrier"),
     }
-    return labels.get(ShipmentStatus(status), _("On its way"))
+    return {str(key): str(value) for key, value in labels.items()}
 
 
-def event_label(status: str) -> str:
+@lru_cache(maxsize=16)
+def _event_labels(language: str) -> dict[str, str]:
     labels = {
         ShipmentStatus.PENDING: _("Order received"),
         ShipmentStatus.INFO_RECEIVED: _("Shipping label created"),
@@ -85,7 +97,7 @@ def event_label(status: str) -> str:
         ShipmentStatus.CANCELLED: _("Cancelled"),
         ShipmentStatus.EXPIRED: _("Tracking expired"),
     }
-    return labels.get(ShipmentStatus(status), _("Update"))
+    return {str(key): str(value) for key, value in labels.items()}
 
 
 def _reason_message(reason: str) -> str:
