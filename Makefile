@@ -50,12 +50,13 @@ test: install messages
 		echo "pytest: no tests matched the selection"; status=0; \
 	fi; exit $$status
 
+# Every check runs even when an earlier one fails; the target fails if any did.
 lint: install
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
-	$(BIN)/mypy .
-	$(BIN)/lint-imports
-	env -u DATABASE_URL $(PY) manage.py makemigrations --check --dry-run
+	@status=0; \
+	for check in "$(BIN)/ruff check ." "$(BIN)/ruff format --check ." "$(BIN)/mypy ." \
+		"$(BIN)/lint-imports" "env -u DATABASE_URL $(PY) manage.py makemigrations --check --dry-run"; do \
+		echo "$$check"; $$check || { echo "FAILED: $$check"; status=1; }; \
+	done; exit $$status
 
 fmt: install
 	$(BIN)/ruff format .
