@@ -270,9 +270,9 @@ def _stats_for_day(
     out.update(seller_handoff_p50=q[:, 1], seller_handoff_p90=q[:, 2], seller_handoff_n=n)
     recent = age <= 30
     seller_codes = index.levels["seller"].codes[sel][recent]
-    counts = np.bincount(seller_codes, minlength=len(index.levels["seller"].lookup))
-    query = codes["seller"][rows]
-    out["seller_orders_30d"] = np.where(query >= 0, counts[np.maximum(query, 0)], 0.0)
+    # One spare slot at the end: an unknown seller (code -1) reads it as zero orders.
+    counts = np.bincount(seller_codes, minlength=len(index.levels["seller"].lookup) + 1)
+    out["seller_orders_30d"] = counts[codes["seller"][rows]].astype(float)
 
     # Transit after hand-off: parcels handed over before `day`, censored while in flight.
     moving = handed

@@ -38,6 +38,7 @@ from estimates.selectors import (
     shipment_record,
     transit_rule_specs,
 )
+from estimates.tiers.rules import TransitRuleSpec
 from estimates.training import (
     TIER_NAMES,
     TrainedEstimator,
@@ -327,35 +328,37 @@ def estimator_train(
     for tier in tiers:
         if progress:
             progress(f"backtesting {tier}")
-        run = backtest(
-            index,
-            tier_name=tier,
-            stage=stage,
-            train_until=test_from,
-            test_from=test_from,
-            test_until=test_until,
-            retrain_days=0,
-            rules=rules,
-            on_time_target=target,
-        )
+        try:
+            run = backtest(
+                index,
+                tier_name=tier,
+                stage=stage,
+                train_until=test_from,
+                test_from=test_from,
+                test_until=test_until,
+                retrain_days=0,
+                rules=rules,
+                on_time_target=target,
+            )
+        except ValueError as exc:  # e.g. no delivered shipment before the backtest window
+            tier_metrics[tier] = {"n": 0}
+            logger.info("tier %s not backtested for %s: %s", tier, merchant.slug, exc)
+            continue
         tier_metrics[tier] = date_metrics(run.predictions)
     scored = [t for t in tiers if tier_metrics[t].get("n", 0)]
-    best = (
-        min(scored, key=lambda t: tier_score(tier_metrics[t], on_time_target=target))
-        if scored
-        else tiers[-1]
-    )
+    if not scored:
+        raise DomainError(
+            EstimateErrorCode.NOT_ENOUGH_HISTORY,
+            f"No delivered shipment in the backtest window ({test_from:%Y-%m-%d} to "
+            f"{test_until:%Y-%m-%d}) to measure a model on.",
+        )
+    best = min(scored, key=lambda t: tier_score(tier_metrics[t], on_time_target=target))
     if progress:
         progress(f"training {best}")
-    estimator = train(
-        index,
-        tier_name=best,
-        stage=stage,
-        as_of=cutoff,
-        schema=schema_for(history, stage=stage),
-        rules=rules,
-        on_time_target=target,
-    )
+    try:
+        estimator = _train_final(index, best, stage, cutoff, history, rules, target)
+    except ValueError as exc:
+        raise DomainError(EstimateErrorCode.NOT_ENOUGH_HISTORY, str(exc)) from exc
     version = version_register(
         merchant=merchant,
         estimator=estimator,
@@ -364,6 +367,26 @@ def estimator_train(
         as_of=as_of,
     )
     return version_activate_if_better(version=version)
+
+
+def _train_final(
+    index: HistoryIndex,
+    tier: str,
+    stage: Stage,
+    cutoff: pd.Timestamp,
+    history: pd.DataFrame,
+    rules: Sequence[TransitRuleSpec],
+    target: float,
+) -> TrainedEstimator:
+    return train(
+        index,
+        tier_name=tier,
+        stage=stage,
+        as_of=cutoff,
+        schema=schema_for(history, stage=stage),
+        rules=rules,
+        on_time_target=target,
+    )
 
 
 @transaction.atomic
@@ -388,7 +411,9 @@ def version_register(
         schema_fingerprint=estimator.schema.fingerprint,
         library_versions=library_versions(),
         training_start=(
-            timezone.make_aware(start.to_pydatetime(), zoneinfo.ZoneInfo(merchant.time_zone))
+            timezone.make_aware(
+                start.floor("s").to_pydatetime(), zoneinfo.ZoneInfo(merchant.time_zone)
+            )
             if start is not None and not pd.isna(start)
             else None
         ),

@@ -172,3 +172,13 @@ def test_missing_the_on_time_target_costs_more_than_padding() -> None:
     punctual = {"mae_p50_days": 4.0, "promise_on_time": 0.92, "promise_padding_days": 9.0}
     late = {"mae_p50_days": 3.8, "promise_on_time": 0.84, "promise_padding_days": 6.0}
     assert tier_score(punctual) < tier_score(late)
+
+
+def test_features_for_a_merchant_without_history_are_missing_not_an_error() -> None:
+    from estimates.features import empty_history
+
+    query = synthetic_history(n=20).iloc[[5]]
+    schema = schema_for(query, stage="purchase")
+    features = build_features(HistoryIndex(empty_history()), query, stage="purchase", schema=schema)
+    assert np.isnan(features["lane_p50"].iloc[0])
+    assert features["seller_orders_30d"].iloc[0] == 0
