@@ -110,3 +110,29 @@ def test_lookup_to_page_is_accessible(live_server, seeded, browser, language, de
     assert lookup_problems == [], json.dumps(lookup_problems, indent=1)
     assert page_problems == [], json.dumps(page_problems, indent=1)
     assert outside == []  # no CDN, font service or anything else off the app
+
+
+def test_page_refreshes_itself_when_the_parcel_moves(
+    live_server, seeded, browser, settings, monkeypatch
+):
+    from tests.trackpage.conftest import add_events, page_url
+
+    settings.TRACKPAGE_REFRESH_SECONDS = 1
+    # The test writes to the database while Playwright's event loop runs in this thread.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "1")
+    url = live_server.url + page_url(seeded.merchant, seeded)
+    context = browser.new_context(viewport=VIEWPORTS["phone"], locale="en-US")
+    page = context.new_page()
+    try:
+        page.goto(url)
+        assert page.locator(".shipment__status").inner_text() == "On its way"
+        add_events(seeded, 1, status="out_for_delivery")
+        seeded.status = "out_for_delivery"
+        seeded.save()
+        # No reload: htmx polls the live fragment and swaps it in.
+        headline = "document.querySelector('.shipment__status').innerText"
+        page.wait_for_function(f"() => {headline} === 'Out for delivery today'", timeout=10_000)
+        assert page.locator(".timeline__event").count() == 4
+        assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
+    finally:
+        context.close()
