@@ -110,7 +110,7 @@ class MerchantSettingsAdmin(TenantModelAdmin):
     form = MerchantSettingsForm
     list_display = ["name", "slug", "default_language", "currency", "country", "time_zone"]
     search_fields = ["name", "slug"]
-    readonly_fields = ["slug", "custom_domain", "is_active", "created_at"]
+    readonly_fields = ["slug", "custom_domain", "is_active", "created_at", "branding_preview"]
     fieldsets = [
         (
             _("Store"),
@@ -140,6 +140,7 @@ class MerchantSettingsAdmin(TenantModelAdmin):
                     "text_colour",
                     "background_colour",
                     "font_family",
+                    "branding_preview",
                 ]
             },
         ),
@@ -151,6 +152,26 @@ class MerchantSettingsAdmin(TenantModelAdmin):
 
     def get_list_display(self, request: HttpRequest) -> Any:
         return self.list_display
+
+    @admin.display(description=_("Preview (saved colours)"))
+    def branding_preview(self, obj: Merchant) -> str:
+        """How the saved colours and font look together on shopper pages."""
+        return format_html(
+            '<div style="background:{bg};color:{text};font-family:{font};padding:12px 16px;'
+            'border:1px solid #ddd;border-radius:8px;max-width:28rem">'
+            '<strong style="color:{primary}">{name}</strong><br>'
+            "{line} "
+            '<span style="background:{accent};color:#fff;padding:2px 8px;border-radius:4px">'
+            "{badge}</span></div>",
+            bg=obj.background_colour,
+            text=obj.text_colour,
+            font=obj.font_family,
+            primary=obj.primary_colour,
+            accent=obj.accent_colour,
+            name=obj.name,
+            line=_("Your order is on its way."),
+            badge=_("Out for delivery"),
+        )
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False  # tenants are created on the ops site

@@ -174,3 +174,11 @@ def test_issued_key_cannot_be_changed_or_deleted(client, staff_of_a, merchant_a)
     assert key.scopes == ["orders:read"]
     delete = client.post(reverse("console:postpurchase_apikey_delete", args=[key.pk]), {"post": 1})
     assert delete.status_code == 403
+
+
+def test_settings_page_previews_the_saved_branding(client, staff_of_a, merchant_a):
+    merchant_a.primary_colour = "#123abc"
+    merchant_a.save()
+    client.force_login(staff_of_a[MerchantRole.MARKETER])
+    page = client.get(reverse("console:postpurchase_merchant_change", args=[merchant_a.pk]))
+    assert "color:#123abc" in page.content.decode()
