@@ -135,10 +135,10 @@ def main() -> int:
         client, "update", [_order(i, shipping_method="Express") for i in range(n)], 200
     )
     if args.json:
-        print(json.dumps(result))  # noqa: T201
+        print(json.dumps(result))
     else:
         for key, value in result.items():
-            print(f"{key:>32}: {value}")  # noqa: T201
+            print(f"{key:>32}: {value}")
     return 0
 
 
