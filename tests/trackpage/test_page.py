@@ -103,3 +103,15 @@ def test_live_fragment_polls_while_moving(client, merchant_a, shipment_a):
     assert body.startswith('<div id="shipments"')
     assert 'hx-trigger="every 60s"' in body
     assert not PageView.objects.exists()  # polling is not a page view
+
+
+def test_order_without_shipments_says_it_is_being_prepared(client, order_a):
+    response = client.post(
+        "/aurora/track/",
+        {"mode": "order", "order-order_number": "1001", "order-contact": "10001"},
+    )
+    page = client.get(response.headers["Location"])
+
+    body = page.content.decode()
+    assert page.status_code == 200
+    assert "We are preparing your order" in body
