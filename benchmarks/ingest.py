@@ -502,6 +502,10 @@ def main() -> None:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        # What the beat's webhooks_sweep would do if a broker message went missing meanwhile.
+        from tracking.tasks import webhook_process
+
+        webhook_process.apply_async(queue="ingest")
         drain(args.drain_timeout, stored)
         figures = worker_figures(first_edge, events_per_hook)
         results.update(

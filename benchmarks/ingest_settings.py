@@ -3,4 +3,9 @@
 from postpurchase.settings import *  # noqa: F403
 
 ROOT_URLCONF = "benchmarks.ingest_urls"
-LOGGING = {"version": 1, "disable_existing_loggers": True, "root": {"level": "ERROR"}}
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": "WARNING"},
+}

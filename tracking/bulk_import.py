@@ -18,6 +18,7 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection, transaction
@@ -94,6 +95,16 @@ def _time(value: str, column: str) -> datetime:
     return parsed
 
 
+@lru_cache(maxsize=1024)
+def _carrier(name: str) -> str:
+    return carrier_slug(name)
+
+
+@lru_cache(maxsize=65536)
+def _number(raw: str) -> str:
+    return tracking_number_normalise(raw)
+
+
 def parse_row(raw: dict[str, Any], line: int, default_merchant: str) -> ImportRow:
     """One input row as a parsed event, or RowError naming the bad field."""
     row = {k: ("" if v is None else str(v).strip()) for k, v in raw.items() if k}
@@ -121,8 +132,8 @@ def parse_row(raw: dict[str, Any], line: int, default_merchant: str) -> ImportRo
             ship_date = date.fromisoformat(row["ship_date"])
         except ValueError as exc:
             raise RowError(f"ship_date: {row['ship_date']!r} is not a date") from exc
-    number = tracking_number_normalise(row["tracking_number"])
-    carrier = carrier_slug(row["carrier"]) if row.get("carrier") else ""
+    number = _number(row["tracking_number"])
+    carrier = _carrier(row["carrier"]) if row.get("carrier") else ""
     event = ParsedEvent(
         carrier=carrier,
         tracking_number=number,

@@ -14,6 +14,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from django.db import connection, transaction
@@ -125,6 +126,17 @@ def _clean(value: str) -> str:
     return " ".join(value.split()).casefold()
 
 
+@lru_cache(maxsize=65536)
+def _place_hash(city: str, region: str, postcode: str, country: str) -> str:
+    place = "|".join(_clean(p) for p in (city, region, postcode.replace(" ", ""), country))
+    return hashlib.sha256(place.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=4096)
+def _carrier_part(carrier: str) -> str:
+    return _clean(carrier)
+
+
 def scan_key(
     *,
     carrier: str,
@@ -138,14 +150,13 @@ def scan_key(
 ) -> str:
     """The stable identity of one scan (sha256 hex), the same whichever way it reached us."""
     minute = occurred_at.astimezone(UTC).replace(second=0, microsecond=0).isoformat()
-    place = "|".join(_clean(p) for p in (city, region, postcode.replace(" ", ""), country))
     raw = "\x1f".join(
         (
-            _clean(carrier),
+            _carrier_part(carrier),
             tracking_number.replace(" ", "").upper(),
             minute,
             carrier_code.strip().upper(),
-            hashlib.sha256(place.encode()).hexdigest()[:16],
+            _place_hash(city, region, postcode, country),
         )
     )
     return hashlib.sha256(raw.encode()).hexdigest()
