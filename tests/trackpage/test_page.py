@@ -115,3 +115,20 @@ def test_order_without_shipments_says_it_is_being_prepared(client, order_a):
     body = page.content.decode()
     assert page.status_code == 200
     assert "We are preparing your order" in body
+
+
+def test_cached_fragment_carries_each_links_own_token(client, merchant_a, shipment_a):
+    from trackpage.links import page_token_for_order
+
+    first = page_url(merchant_a, shipment_a)
+    second_token = page_token_for_order(
+        merchant_slug=merchant_a.slug, order_external_id=shipment_a.order.external_id
+    )
+    first_token = first.split("/t/")[1].rstrip("/")
+
+    client.get(first)  # fills the fragment cache
+    body = client.get(f"/aurora/track/t/{second_token}/").content.decode()
+
+    assert f"/aurora/track/t/{second_token}/live/" in body
+    assert f"/t/{second_token}/calendar/{shipment_a.public_id}.ics" in body
+    assert first_token not in body
