@@ -84,13 +84,14 @@ class ContextNotPlain(DomainError):
         )
 
 
+@lru_cache(maxsize=4096)
 def format_date(value: date, language: str) -> str:
     return str(format_skeleton("MMMEd", value, locale=language))
 
 
 def format_datetime(value: datetime, language: str, zone: str) -> str:
     local = value.astimezone(zoneinfo.ZoneInfo(zone))
-    return f"{format_date(local, language)} {format_skeleton('Hm', local, locale=language)}"
+    return f"{format_date(local.date(), language)} {format_skeleton('Hm', local, locale=language)}"
 
 
 def plain_data(value: Any, *, language: str, zone: str, path: str = "context") -> Any:

@@ -146,10 +146,7 @@ def messages_send(*, message_ids: Sequence[int]) -> SendSummary:
             outcome = _apply(message, result, now, updates, events, retries)
             counts[outcome] += 1
     with transaction.atomic():
-        Message.objects.bulk_update(
-            updates,
-            ["status", "status_reason", "provider", "provider_message_id", "sent_at", "updated_at"],
-        )
+        _save_outcomes(updates, now)
         MessageEvent.objects.bulk_create(events)
         DueSend.objects.bulk_create(retries)
     return SendSummary(
@@ -159,6 +156,28 @@ def messages_send(*, message_ids: Sequence[int]) -> SendSummary:
         retrying=counts["retrying"],
         failed=counts["failed"],
     )
+
+
+def _save_outcomes(updates: list[Message], now: datetime) -> None:
+    """Write the batch's outcomes: one UPDATE per provider for the sent, row by row otherwise."""
+    sent: dict[str, list[Message]] = defaultdict(list)
+    others: list[Message] = []
+    for message in updates:
+        (sent[message.provider] if message.status == MessageStatus.SENT else others).append(message)
+    for provider, group in sent.items():
+        Message.objects.filter(pk__in=[m.pk for m in group]).update(
+            status=MessageStatus.SENT,
+            status_reason="",
+            provider=provider,
+            sent_at=now,
+            updated_at=now,
+        )
+        Message.objects.bulk_update(group, ["provider_message_id"])
+    if others:
+        Message.objects.bulk_update(
+            others,
+            ["status", "status_reason", "provider", "provider_message_id", "sent_at", "updated_at"],
+        )
 
 
 def _set(message: Message, status: str, reason: str, updates: list[Message]) -> None:

@@ -411,9 +411,9 @@ def notifications_enqueue_many(
     _decide(batch, list(drafts.values()))
     Message.objects.bulk_create([d.message for d in drafts.values()], ignore_conflicts=True)
     created = list(
-        Message.objects.for_merchant(merchant).filter(
-            idempotency_key__in=list(drafts), enqueue_token=batch.token
-        )
+        Message.objects.for_merchant(merchant)
+        .filter(idempotency_key__in=list(drafts), enqueue_token=batch.token)
+        .defer("body_text", "body_html", "headers", "subject")
     )
     _ledger_created(batch, created, drafts)
     queued = [m.pk for m in created if m.status == MessageStatus.QUEUED]

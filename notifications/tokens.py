@@ -20,7 +20,7 @@ UNSUBSCRIBE_SALT = "notifications.unsubscribe"
 
 
 def tracking_token(*, merchant_slug: str, tracking_ref: str) -> str:
-    return signing.dumps({"m": merchant_slug, "s": tracking_ref}, salt=TRACKING_SALT, compress=True)
+    return signing.dumps({"m": merchant_slug, "s": tracking_ref}, salt=TRACKING_SALT)
 
 
 def tracking_token_read(*, merchant_slug: str, token: str) -> str:
@@ -52,7 +52,7 @@ def unsubscribe_token(
     *, merchant_id: int, channel: str, address: str, purpose: str, message_key: str
 ) -> str:
     payload = {"m": merchant_id, "c": channel, "a": address, "p": purpose, "k": message_key}
-    return signing.dumps(payload, salt=UNSUBSCRIBE_SALT, compress=True)
+    return signing.dumps(payload, salt=UNSUBSCRIBE_SALT)
 
 
 def unsubscribe_token_read(token: str) -> UnsubscribeClaim:
@@ -81,7 +81,7 @@ PUSH_SALT = "notifications.push"
 def push_token(*, merchant_slug: str, order_ref: str, customer_ref: str) -> str:
     """What a tracking page embeds in its subscribe button: which order the browser follows."""
     payload = {"m": merchant_slug, "o": order_ref, "c": customer_ref}
-    return signing.dumps(payload, salt=PUSH_SALT, compress=True)
+    return signing.dumps(payload, salt=PUSH_SALT)
 
 
 def push_token_read(*, merchant_slug: str, token: str) -> tuple[str, str]:

@@ -1,0 +1,373 @@
+"""Notification throughput: render, ledger and hand to the provider client a burst of deliveries.
+
+    python benchmarks/notifications.py --json [--messages 5000]
+        [--database-url postgres://postgres@127.0.0.1:5432/h_notify]
+        [--broker-url redis://127.0.0.1:6379/4]
+
+What runs, for real: PostgreSQL, Redis as the Celery broker, Celery worker processes, Django's SMTP
+backend talking to an SMTP sink (aiosmtpd, a separate process on 127.0.0.1).
+
+1. A burst of N `delivered` notifications is enqueued with `notifications_enqueue_many` in chunks
+   of 200 (render in the sandboxed engine, CSS inlining, idempotency keys, consent and cap checks,
+   the ledger rows), as a burst of outbox events does; each chunk's commit hands
+   `notifications.messages_send` tasks (100 ids each) to Redis.
+2. W Celery workers (`--pool=solo`) claim the messages, re-check consent and send them over SMTP.
+3. The clock stops when every message is `sent`. Then the same burst is run again with W=2.
+
+Every fifth chunk is enqueued twice (a redelivered event) and every send task is published twice
+(a retried task); the sink counts each Message-ID it receives, so `duplicates` is the number of
+messages that reached the provider more than once (it must be 0).
+
+The last line of output is one JSON object: messages_per_s (1 worker), messages_per_s_two_workers,
+duplicates, enqueue_per_s (the producer alone) and the run's parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+SINK_HASH = "bench:notifications:received"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+# --- The SMTP sink (runs in its own process) ----------------------------------------------------
+
+
+def run_sink(port: int, redis_url: str) -> None:
+    import redis
+    from aiosmtpd.controller import Controller
+
+    store = redis.Redis.from_url(redis_url)
+    message_id = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
+
+    class Counter:
+        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
+            found = message_id.search(envelope.original_content or b"")
+            store.hincrby(SINK_HASH, found.group(1) if found else b"?", 1)
+            return "250 OK"
+
+    controller = Controller(Counter(), hostname="127.0.0.1", port=port)
+    controller.start()
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    print("sink ready", flush=True)
+    while not stop:
+        time.sleep(0.2)
+    controller.stop()
+
+
+# --- The benchmark -------------------------------------------------------------------------------
+
+
+def _env(args: argparse.Namespace, smtp_port: int) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "postpurchase.settings",
+            "DATABASE_URL": args.database_url,
+            "CELERY_BROKER_URL": args.broker_url,
+            "CELERY_TASK_ALWAYS_EAGER": "false",
+            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_HOST": "127.0.0.1",
+            "EMAIL_PORT": str(smtp_port),
+            "NOTIFICATIONS_SEND_BATCH": "100",
+            "LOG_LEVEL": "WARNING",
+        }
+    )
+    return env
+
+
+def _start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
+    celery = str(Path(sys.executable).with_name("celery"))
+    command = [celery, "-A", "postpurchase", "worker", "--pool=solo", "--loglevel=WARNING"]
+    command += ["--without-gossip", "--without-mingle"]
+    return [
+        subprocess.Popen(
+            [*command, "-n", f"notifybench{index}@%h"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for index in range(count)
+    ]
+
+
+def _wait_for_workers(app, count: int, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        replies = app.control.ping(timeout=1.0) or []
+        names = {name for reply in replies for name in reply if name.startswith("notifybench")}
+        if len(names) >= count:
+            return
+    raise SystemExit(f"only {len(names)} of {count} workers answered within {timeout:.0f}s")
+
+
+def _stop(processes: list[subprocess.Popen[bytes]]) -> None:
+    for process in processes:
+        process.send_signal(signal.SIGTERM)
+    for process in processes:
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def _prepare(merchant_slug: str):  # type: ignore[no-untyped-def]
+    from notifications.models import (
+        Channel,
+        DueSend,
+        Message,
+        MessageEvent,
+        MessagingSettings,
+        TriggerToggle,
+    )
+    from postpurchase.models import Merchant
+
+    merchant, _ = Merchant.objects.get_or_create(
+        slug=merchant_slug,
+        defaults={
+            "name": "Benchmark Outfitters",
+            "time_zone": "America/New_York",
+            "email_from_address": "hello@bench.example",
+            "support_email": "help@bench.example",
+        },
+    )
+    MessagingSettings.objects.update_or_create(
+        merchant=merchant, defaults={"quiet_hours_enabled": False}
+    )
+    for channel in (Channel.SMS, Channel.PUSH):
+        TriggerToggle.objects.update_or_create(
+            merchant=merchant, trigger="delivered", channel=channel, defaults={"enabled": False}
+        )
+    DueSend.objects.filter(merchant=merchant).delete()
+    MessageEvent.objects.filter(merchant=merchant).delete()
+    Message.objects.filter(merchant=merchant).delete()
+    return merchant
+
+
+def _requests(run: str, count: int):  # type: ignore[no-untyped-def]
+    from datetime import date
+
+    from notifications.domain import ItemLine, Recipient, ShipmentNotice
+    from notifications.services import NotificationRequest
+
+    titles = ["Merino crew sock", "Canvas tote", "Rain shell", "Wool beanie", "Trail runner"]
+    for index in range(count):
+        yield NotificationRequest(
+            trigger="delivered",
+            recipient=Recipient(
+                name=f"Shopper {index}",
+                first_name=f"Shopper{index}",
+                email=f"shopper{index}@bench.example",
+                language="ja" if index % 4 == 0 else "en",
+                time_zone="America/New_York",
+                customer_ref=f"c{index}",
+            ),
+            context=ShipmentNotice(
+                order_number=str(100000 + index),
+                items=(ItemLine(titles[index % len(titles)], 1 + index % 3),),
+                carrier="ups",
+                tracking_number=f"1Z{index:016d}",
+                tracking_ref=f"pub{index}",
+                status="delivered",
+                estimate_start=date(2026, 11, 26),
+                estimate_end=date(2026, 11, 27),
+                destination_time_zone="America/New_York",
+            ),
+            event_id=f"{run}:evt:{index}",
+            order_ref=str(100000 + index),
+            customer_ref=f"c{index}",
+        )
+
+
+def _burst(merchant, count: int, workers: int, env, app, store) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from django.db import transaction
+    from tqdm import tqdm
+
+    from notifications.models import Message, MessageStatus
+    from notifications.services import notifications_enqueue_many
+    from notifications.tasks import messages_send
+
+    run = uuid.uuid4().hex[:8]
+    requests = list(_requests(run, count))
+    processes = _start_workers(workers, env)
+    try:
+        _wait_for_workers(app, workers)
+        store.delete(SINK_HASH)
+        chunk = 200
+        started = time.perf_counter()
+        with tqdm(
+            total=count,
+            desc=f"enqueue ({workers} worker{'s' if workers > 1 else ''})",
+            unit="msg",
+            file=sys.stderr,
+        ) as bar:
+            for number, start in enumerate(range(0, count, chunk)):
+                part = requests[start : start + chunk]
+                with transaction.atomic():
+                    created = notifications_enqueue_many(merchant=merchant, requests=part)
+                ids = [m.pk for m in created]
+                if number % 5 == 0:  # a redelivered burst: no new messages
+                    with transaction.atomic():
+                        assert notifications_enqueue_many(merchant=merchant, requests=part) == []
+                    for at in range(0, len(ids), 100):  # and retried send tasks
+                        messages_send.delay(ids[at : at + 100])
+                bar.update(len(part))
+        enqueued = time.perf_counter()
+        sent = 0
+        with tqdm(total=count, desc="sent", unit="msg", file=sys.stderr) as bar:
+            while sent < count:
+                time.sleep(0.2)
+                now_sent = Message.objects.filter(
+                    merchant=merchant, status=MessageStatus.SENT
+                ).count()
+                bar.update(now_sent - sent)
+                sent = now_sent
+                if time.perf_counter() - started > 600:
+                    raise SystemExit(f"only {sent} of {count} sent after 10 minutes")
+        finished = time.perf_counter()
+        time.sleep(1.0)  # late duplicates, if any, would arrive now
+        received = {k: int(v) for k, v in store.hgetall(SINK_HASH).items()}
+    finally:
+        _stop(processes)
+    return {
+        "messages_per_s": count / (finished - started),
+        "enqueue_per_s": count / (enqueued - started),
+        "seconds": finished - started,
+        "received": float(sum(received.values())),
+        "duplicates": float(sum(n - 1 for n in received.values() if n > 1)),
+        "unique_received": float(len(received)),
+    }
+
+
+def _ensure_database(url: str) -> None:
+    """Create the benchmark's own database when it does not exist yet."""
+    from urllib.parse import urlparse
+
+    import psycopg
+
+    name = urlparse(url).path.lstrip("/")
+    admin_url = url[: url.rfind("/")] + "/postgres"
+    with psycopg.connect(admin_url, autocommit=True) as connection:
+        exists = connection.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
+        ).fetchone()
+        if not exists:
+            connection.execute(f'CREATE DATABASE "{name}"')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--messages", type=int, default=5000)
+    parser.add_argument(
+        "--database-url",
+        default=os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/h_notify"),
+    )
+    parser.add_argument(
+        "--broker-url", default=os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/4")
+    )
+    parser.add_argument("--json", action="store_true", help="end with one JSON line")
+    parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.sink:
+        run_sink(args.port, args.broker_url)
+        return
+    if not args.database_url.startswith("postgres"):
+        raise SystemExit("this benchmark needs PostgreSQL: pass --database-url postgres://...")
+
+    _ensure_database(args.database_url)
+    smtp_port = _free_port()
+    env = _env(args, smtp_port)
+    os.environ.update(env)
+    sink = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--sink",
+            "--port",
+            str(smtp_port),
+            "--broker-url",
+            args.broker_url,
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        assert sink.stdout is not None
+        if b"sink ready" not in sink.stdout.readline():
+            raise SystemExit("the SMTP sink did not start")
+        import django
+
+        django.setup()
+        import redis
+        from django.core.management import call_command
+
+        from postpurchase.celery import app
+
+        call_command("migrate", verbosity=0)
+        store = redis.Redis.from_url(args.broker_url)
+        app.control.purge()
+        results = {}
+        for workers in (1, 2):
+            merchant = _prepare("bench-notify")
+            results[workers] = _burst(merchant, args.messages, workers, env, app, store)
+            print(
+                f"{workers} worker(s): {results[workers]['messages_per_s']:.0f} msg/s end to end, "
+                f"enqueue {results[workers]['enqueue_per_s']:.0f} msg/s, "
+                f"{results[workers]['unique_received']:.0f} received, "
+                f"{results[workers]['duplicates']:.0f} duplicates",
+                file=sys.stderr,
+            )
+    finally:
+        sink.send_signal(signal.SIGTERM)
+        sink.wait(timeout=20)
+    summary = {
+        "messages": args.messages,
+        "messages_per_s": round(results[1]["messages_per_s"], 1),
+        "messages_per_s_two_workers": round(results[2]["messages_per_s"], 1),
+        "enqueue_per_s": round(results[1]["enqueue_per_s"], 1),
+        "duplicates": int(results[1]["duplicates"] + results[2]["duplicates"]),
+        "missing": int(
+            2 * args.messages - results[1]["unique_received"] - results[2]["unique_received"]
+        ),
+        "database": "postgresql",
+        "broker": "redis",
+        "provider": "smtp sink on 127.0.0.1 (aiosmtpd)",
+    }
+    if args.json:
+        print(json.dumps(summary))
+    else:
+        print(summary)
+
+
+if __name__ == "__main__":
+    main()
