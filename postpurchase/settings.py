@@ -281,6 +281,13 @@ ANYMAIL = env.dict("ANYMAIL", default={})
 # --- Notifications (see docs/notifications.md) ---------------------------------------------
 # Links in messages (tracking, unsubscribe) are absolute: the public address of this platform.
 NOTIFICATIONS_BASE_URL = env.str("NOTIFICATIONS_BASE_URL", default="http://localhost:8000")
+# With EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend (a relay instead of an ESP):
+EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
+EMAIL_PORT = env.int("EMAIL_PORT", default=25)
+EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")
+EMAIL_HOST_PASSWORD = env.str("EMAIL_HOST_PASSWORD", default="")
+EMAIL_USE_TLS = env.bool("EMAIL_USE_TLS", default=False)
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=10)
 NOTIFICATIONS_OUTBOX_DIR = env.path("NOTIFICATIONS_OUTBOX_DIR", default=BASE_DIR / "var" / "outbox")
 NOTIFICATIONS_PROVIDER_TIMEOUT = env.float("NOTIFICATIONS_PROVIDER_TIMEOUT", default=10.0)
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
