@@ -132,3 +132,17 @@ def test_cached_fragment_carries_each_links_own_token(client, merchant_a, shipme
     assert f"/aurora/track/t/{second_token}/live/" in body
     assert f"/t/{second_token}/calendar/{shipment_a.public_id}.ics" in body
     assert first_token not in body
+
+
+def test_branding_is_css_custom_properties_and_cannot_break_out(client, merchant_a, shipment_a):
+    merchant_a.primary_colour = "#ffd60a"
+    merchant_a.font_family = "'Inter', sans-serif</style><script>alert(1)</script>"
+    merchant_a.save()
+
+    body = client.get(page_url(merchant_a, shipment_a)).content.decode()
+    style = body.split("<style>")[1].split("</style>")[0]
+
+    assert "--tp-primary: #ffd60a;" in style
+    assert "--tp-on-primary: #000000;" in style  # dark text on a light brand colour
+    assert "--tp-font: 'Inter', sans-serifstylescriptalert1script;" in style
+    assert "<script>alert" not in body
