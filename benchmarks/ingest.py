@@ -68,7 +68,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/3")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
-    parser.add_argument("--gunicorn-threads", type=int, default=4, help="gthread threads each")
+    parser.add_argument("--gunicorn-threads", type=int, default=8, help="gthread threads each")
     parser.add_argument("--worker-concurrency", type=int, default=2)
     parser.add_argument("--concurrency", type=int, default=16, help="client threads")
     parser.add_argument("--duration", type=float, default=10.0, help="seconds per edge phase")
