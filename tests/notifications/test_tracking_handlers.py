@@ -174,3 +174,41 @@ def test_duplicate_storm_sends_exactly_one_message_per_channel(merchant_a, setti
     assert set(Message.objects.values_list("status", flat=True)) == {MessageStatus.SENT}
     assert len(mail.outbox) == 1
     assert len((settings.NOTIFICATIONS_OUTBOX_DIR / "sms.jsonl").read_text().splitlines()) == 1
+
+
+@pytest.mark.django_db
+def test_order_created_sends_the_order_confirmation(
+    merchant_a, daytime, django_capture_on_commit_callbacks
+):
+    shipment = _shipment(merchant_a, first_name="Alice", email="alice@example.com")
+    order = shipment.order
+    with django_capture_on_commit_callbacks(execute=True):
+        outbox.publish(
+            merchant=merchant_a,
+            type="order.created",
+            subject=f"order:{order.pk}",
+            data={"order_id": order.pk, "number": order.number},
+        )
+    (email,) = mail.outbox
+    assert email.subject == "Alice, we've got your order 1001"
+    assert "2 x Merino crew sock" in email.body
+
+
+@pytest.mark.django_db
+def test_arriving_tomorrow_is_said_once_per_shipment_and_day(
+    merchant_a, daytime, django_capture_on_commit_callbacks
+):
+    shipment = _shipment(merchant_a, first_name="Alice", email="alice@example.com")
+    shipment.status = "in_transit"
+    shipment.estimate_central = date(2026, 11, 25)  # tomorrow in New York at 10:00 on the 24th
+    shipment.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        _publish(shipment, "shipment.events_recorded", new_events=1)
+        _publish(shipment, "shipment.events_recorded", new_events=2)
+    (email,) = mail.outbox
+    assert email.subject == "Alice, your Merino crew sock arrives tomorrow"
+    shipment.estimate_central = date(2026, 11, 27)
+    shipment.save()
+    with django_capture_on_commit_callbacks(execute=True):
+        _publish(shipment, "shipment.events_recorded", new_events=1)
+    assert len(mail.outbox) == 1  # not tomorrow any more: nothing new
