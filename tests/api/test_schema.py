@@ -45,3 +45,19 @@ def test_docs_pages_use_local_static_files_only(url):
     assert "/static/drf_spectacular_sidecar/" in html
     for cdn in ("cdn.jsdelivr", "unpkg.com", "cdnjs", "googleapis"):
         assert cdn not in html
+
+
+@pytest.mark.parametrize("url", ["/api/docs/", "/api/redoc/"])
+def test_docs_assets_are_served_by_the_app(url):
+    import re
+
+    client = APIClient()
+    html = client.get(url).content.decode()
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', html)
+    assert assets
+    for asset in assets:
+        response = client.get(asset)
+        try:
+            assert response.status_code == 200, asset
+        finally:
+            response.close()
