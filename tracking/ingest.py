@@ -240,7 +240,23 @@ def _payload(hook: InboundWebhook) -> Any:
         raise IngestError(f"body is not JSON: {exc}") from exc
 
 
+# Event types each source sends that carry tracking; others (EasyPost batch or shipment events,
+# AfterShip EDD-only notices, …) are acknowledged and kept, with nothing to record.
+TRACKING_TOPICS = {
+    WebhookSource.EASYPOST: ("tracker.created", "tracker.updated"),
+    WebhookSource.AFTERSHIP: ("tracking_update",),
+    WebhookSource.SHIPPO: ("track_updated",),
+}
+
+
+class _NotTracking(Exception):
+    """A verified webhook of a topic that carries no scans."""
+
+
 def _prepare(hook: InboundWebhook) -> _Prepared:
+    topics = TRACKING_TOPICS.get(WebhookSource(hook.source))
+    if topics and hook.topic and hook.topic not in topics:
+        raise _NotTracking(hook.topic)
     adapter = get_adapter(hook.source)
     payload = _payload(hook)
     try:
@@ -330,6 +346,11 @@ def _process_tracking(hooks: Sequence[InboundWebhook]) -> BatchOutcome:
             prepared.append(_prepare(hook))
         except IngestError as exc:
             outcome.add(_fail(hook, str(exc)))
+        except _NotTracking:
+            InboundWebhook.objects.filter(pk=hook.pk).update(
+                state=InboundWebhookState.DUPLICATE, processed_at=timezone.now()
+            )
+            outcome.duplicate += 1
     _resolve_shipments(prepared)
     matched: list[_Prepared] = []
     for item in prepared:

@@ -263,3 +263,13 @@ def test_same_webhook_ten_times_concurrently_gives_one_event_and_one_domain_even
     assert types.count("shipment.out_for_delivery") == 1
     assert types.count("shipment.status_changed") == 1
     assert types.count("shipment.events_recorded") == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_topics_without_scans_are_acknowledged_and_kept(client, merchant_a):
+    webhook_secret_add(merchant=merchant_a, source="easypost", secret=SECRET)
+    body = json.dumps({"object": "Event", "id": "evt_b1", "description": "batch.updated"}).encode()
+    response = send(client, body, source="easypost", headers=easypost.sign(body, SECRET))
+    assert response.status_code == 202
+    hook = InboundWebhook.objects.get()
+    assert (hook.topic, hook.state, hook.error) == ("batch.updated", "duplicate", "")
