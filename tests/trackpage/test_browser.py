@@ -115,6 +115,8 @@ def test_lookup_to_page_is_accessible(live_server, seeded, browser, language, de
 def test_page_refreshes_itself_when_the_parcel_moves(
     live_server, seeded, browser, settings, monkeypatch
 ):
+    from django.db import connection
+
     from tests.trackpage.conftest import add_events, page_url
 
     settings.TRACKPAGE_REFRESH_SECONDS = 1
@@ -129,6 +131,9 @@ def test_page_refreshes_itself_when_the_parcel_moves(
         add_events(seeded, 1, status="out_for_delivery")
         seeded.status = "out_for_delivery"
         seeded.save()
+        # Written from inside Playwright's loop: close this context's connection, or it outlives
+        # the test and blocks dropping the test database on PostgreSQL.
+        connection.close()
         # No reload: htmx polls the live fragment and swaps it in.
         headline = "document.querySelector('.shipment__status').innerText"
         page.wait_for_function(f"() => {headline} === 'Out for delivery today'", timeout=10_000)
