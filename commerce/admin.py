@@ -107,6 +107,11 @@ class OrderAdmin(TenantModelAdmin):
         (_("Record"), {"fields": ["created_at", "updated_at"]}),
     ]
 
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # Orders come from the store (API or Shopify) through `order_upsert`, which publishes
+        # `order.created`; the console corrects them but does not invent them.
+        return False
+
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         # Orders are the store's record; cancel them (status) rather than delete them.
         return False

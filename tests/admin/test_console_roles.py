@@ -182,3 +182,8 @@ def test_settings_page_previews_the_saved_branding(client, staff_of_a, merchant_
     client.force_login(staff_of_a[MerchantRole.MARKETER])
     page = client.get(reverse("console:postpurchase_merchant_change", args=[merchant_a.pk]))
     assert "color:#123abc" in page.content.decode()
+
+
+def test_orders_are_not_invented_in_the_console(client, staff_of_a):
+    client.force_login(staff_of_a[MerchantRole.OWNER])
+    assert client.get(reverse("console:commerce_order_add")).status_code == 403
