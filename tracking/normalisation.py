@@ -13,7 +13,7 @@ import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -384,12 +384,7 @@ def _apply_derived_states(
     """Re-derive the touched shipments from all their events and save what moved."""
     if not touched:
         return {}
-    facts: dict[int, list[EventFacts]] = defaultdict(list)
-    rows = TrackingEvent.objects.filter(shipment_id__in=touched).values_list(
-        "shipment_id", "occurred_at", "status", "reason", "action_required", "id"
-    )
-    for shipment_id, occurred_at, status, reason, action, row_id in rows:
-        facts[shipment_id].append(EventFacts(occurred_at, status, reason, action, row_id))
+    facts = _event_facts(touched)
     changes: dict[int, _Change] = {}
     dirty: list[Shipment] = []
     for pk in sorted(touched):
@@ -415,6 +410,36 @@ def _apply_derived_states(
     return changes
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _event_facts(shipment_ids: set[int]) -> dict[int, list[EventFacts]]:
+    """What derivation needs of every event of the shipments, read as cheaply as possible.
+
+    On PostgreSQL the carrier time comes as integer microseconds since the epoch: converting
+    those is far cheaper than loading timestamptz values through the ORM, and exact.
+    """
+    facts: dict[int, list[EventFacts]] = defaultdict(list)
+    if connection.vendor != "postgresql":
+        rows = TrackingEvent.objects.filter(shipment_id__in=shipment_ids).values_list(
+            "shipment_id", "occurred_at", "status", "reason", "action_required", "id"
+        )
+        for shipment_id, occurred_at, status, reason, action, row_id in rows:
+            facts[shipment_id].append(EventFacts(occurred_at, status, reason, action, row_id))
+        return facts
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT shipment_id, (extract(epoch FROM occurred_at) * 1000000)::bigint, status,"
+            " reason, action_required, id FROM tracking_trackingevent"
+            " WHERE shipment_id = ANY(%s)",
+            [sorted(shipment_ids)],
+        )
+        for shipment_id, micros, status, reason, action, row_id in cursor.fetchall():
+            at = _EPOCH + timedelta(microseconds=micros)
+            facts[shipment_id].append(EventFacts(at, status, reason, action, row_id))
+    return facts
+
+
 _DERIVED_FIELDS = (
     ("status", "text"),
     ("status_reason", "text"),
@@ -433,8 +458,8 @@ _DERIVED_FIELDS = (
 def _save_derived(shipments: Sequence[Shipment]) -> None:
     """Write the derived fields of many shipments in one statement.
 
-    On PostgreSQL an `UPDATE … FROM (VALUES …)` join: Django's `bulk_update` builds a CASE per
-    field and row, which costs more than the rest of a batch together.
+    On PostgreSQL an `UPDATE … FROM unnest(<one array per column>)` join: Django's `bulk_update`
+    builds a CASE per field and row, which costs more than the rest of a batch together.
     """
     if not shipments:
         return
@@ -444,20 +469,15 @@ def _save_derived(shipments: Sequence[Shipment]) -> None:
         return
     columns = ", ".join(["id", *names])
     assignments = ", ".join(f"{name} = v.{name}" for name in names)
-    casts = ", ".join(["%s::bigint", *(f"%s::{kind}" for _, kind in _DERIVED_FIELDS)])
+    arrays = ", ".join(["%s::bigint[]", *(f"%s::{kind}[]" for _, kind in _DERIVED_FIELDS)])
+    params: list[Any] = [[s.pk for s in shipments]]
+    params.extend([getattr(s, name) for s in shipments] for name in names)
     with connection.cursor() as cursor:
-        for start in range(0, len(shipments), 1000):
-            chunk = shipments[start : start + 1000]
-            rows = ", ".join([f"({casts})"] * len(chunk))
-            params: list[Any] = []
-            for shipment in chunk:
-                params.append(shipment.pk)
-                params.extend(getattr(shipment, name) for name in names)
-            cursor.execute(
-                f"UPDATE tracking_shipment AS s SET {assignments}"  # noqa: S608 - fixed columns
-                f" FROM (VALUES {rows}) AS v({columns}) WHERE s.id = v.id",
-                params,
-            )
+        cursor.execute(
+            f"UPDATE tracking_shipment AS s SET {assignments}"  # noqa: S608 - fixed columns
+            f" FROM unnest({arrays}) AS v({columns}) WHERE s.id = v.id",
+            params,
+        )
 
 
 def shipment_event_data(shipment: Shipment) -> dict[str, object]:
