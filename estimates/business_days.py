@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 
 import holidays
+import numpy as np
 
 MONDAY_TO_FRIDAY = frozenset({0, 1, 2, 3, 4})
 # Holiday categories carriers observe beyond the public ones, per country: in Brazil Carnival
@@ -97,6 +98,16 @@ class BusinessCalendar:
             for offset in range((end - start).days + 1)
             if self.is_holiday(start + timedelta(days=offset))
         ]
+
+    def numpy_busdaycalendar(self, first_year: int, last_year: int) -> np.busdaycalendar:
+        """The same calendar for numpy's vectorised business-day functions."""
+        closed = set(self.closed_dates)
+        if self.country:
+            categories = OBSERVED_CATEGORIES.get(self.country, ("public",))
+            for year in range(first_year, last_year + 1):
+                closed |= _national_holidays(self.country, self.subdivision, year, categories)
+        weekmask = [1 if d in self.working_weekdays else 0 for d in range(7)]
+        return np.busdaycalendar(weekmask=weekmask, holidays=sorted(closed))
 
     def days_to_next_holiday(self, day: date, *, horizon: int = 120) -> int:
         """Calendar days until the next holiday (or `horizon` when none comes sooner)."""

@@ -39,14 +39,7 @@ from estimates.selectors import (
     transit_rule_specs,
 )
 from estimates.tiers.rules import TransitRuleSpec
-from estimates.training import (
-    TIER_NAMES,
-    TrainedEstimator,
-    backtest,
-    date_metrics,
-    tier_score,
-    train,
-)
+from estimates.training import TIER_NAMES, TrainedEstimator, select_tier, tier_score, train
 from postpurchase import outbox
 from postpurchase.errors import DomainError
 from postpurchase.models import Merchant
@@ -63,8 +56,6 @@ FINISHED = {
     ShipmentStatus.RETURNING_TO_SENDER,
 }
 MIN_TRAINING_SHIPMENTS = 30
-BACKTEST_DAYS = 60
-BACKTEST_SETTLE_DAYS = 15
 
 
 # --- Shipments ---------------------------------------------------------------------------------
@@ -321,38 +312,19 @@ def estimator_train(
         )
     index = HistoryIndex(history)
     rules = transit_rule_specs(merchant=merchant)
-    test_until = cutoff - timedelta(days=BACKTEST_SETTLE_DAYS)
-    test_from = test_until - timedelta(days=BACKTEST_DAYS)
     target = settings.ESTIMATES_ON_TIME_TARGET
-    tier_metrics: dict[str, dict[str, float]] = {}
-    for tier in tiers:
-        if progress:
-            progress(f"backtesting {tier}")
-        try:
-            run = backtest(
-                index,
-                tier_name=tier,
-                stage=stage,
-                train_until=test_from,
-                test_from=test_from,
-                test_until=test_until,
-                retrain_days=0,
-                rules=rules,
-                on_time_target=target,
-            )
-        except ValueError as exc:  # e.g. no delivered shipment before the backtest window
-            tier_metrics[tier] = {"n": 0}
-            logger.info("tier %s not backtested for %s: %s", tier, merchant.slug, exc)
-            continue
-        tier_metrics[tier] = date_metrics(run.predictions)
-    scored = [t for t in tiers if tier_metrics[t].get("n", 0)]
-    if not scored:
-        raise DomainError(
-            EstimateErrorCode.NOT_ENOUGH_HISTORY,
-            f"No delivered shipment in the backtest window ({test_from:%Y-%m-%d} to "
-            f"{test_until:%Y-%m-%d}) to measure a model on.",
+    try:
+        best, tier_metrics = select_tier(
+            history,
+            stage=stage,
+            as_of=cutoff,
+            tiers=tiers,
+            rules=rules,
+            on_time_target=target,
+            progress=progress,
         )
-    best = min(scored, key=lambda t: tier_score(tier_metrics[t], on_time_target=target))
+    except ValueError as exc:
+        raise DomainError(EstimateErrorCode.NOT_ENOUGH_HISTORY, f"Cannot measure: {exc}.") from exc
     if progress:
         progress(f"training {best}")
     try:

@@ -314,3 +314,61 @@ def tier_score(metrics: dict[str, float], *, on_time_target: float = 0.9) -> flo
         + 20.0 * shortfall
         + 0.1 * metrics.get("promise_padding_days", 0.0)
     )
+
+
+SELECTION_DAYS = 60  # the tiers are compared on this stretch before the training cut-off...
+SELECTION_SETTLE_DAYS = 15  # ...ending this long before it, so most of its orders have arrived
+
+
+def known_at(history: pd.DataFrame, moment: pd.Timestamp) -> pd.DataFrame:
+    """The history as a live system saw it at `moment`: later orders absent, later scans unknown."""
+    known = history[history["purchased_at"] < moment].copy()
+    known.loc[known["delivered_at"] >= moment, "delivered_at"] = pd.NaT
+    known.loc[known["handed_over_at"] >= moment, "handed_over_at"] = pd.NaT
+    return known.reset_index(drop=True)
+
+
+def select_tier(
+    history: pd.DataFrame,
+    *,
+    stage: Stage,
+    as_of: pd.Timestamp,
+    tiers: Sequence[str] = TIER_NAMES,
+    rules: Sequence[TransitRuleSpec] = (),
+    on_time_target: float = 0.9,
+    progress: Callable[[str], None] | None = None,
+) -> tuple[str, dict[str, dict[str, float]]]:
+    """Choose the tier with the best backtest on the recent past, using only what was known at
+    `as_of`. Returns the tier and every tier's figures; raises ValueError when none could be
+    measured."""
+    index = HistoryIndex(known_at(history, as_of))
+    test_until = as_of - timedelta(days=SELECTION_SETTLE_DAYS)
+    test_from = test_until - timedelta(days=SELECTION_DAYS)
+    figures: dict[str, dict[str, float]] = {}
+    for tier in tiers:
+        if progress:
+            progress(f"{tier}/{stage}: selection backtest")
+        try:
+            run = backtest(
+                index,
+                tier_name=tier,
+                stage=stage,
+                train_until=test_from,
+                test_from=test_from,
+                test_until=test_until,
+                retrain_days=0,
+                rules=rules,
+                on_time_target=on_time_target,
+            )
+        except ValueError:  # e.g. nothing delivered before the selection stretch
+            figures[tier] = {"n": 0}
+            continue
+        figures[tier] = date_metrics(run.predictions)
+    scored = [t for t in tiers if figures[t].get("n", 0)]
+    if not scored:
+        raise ValueError(
+            f"no delivered shipment between {test_from:%Y-%m-%d} and {test_until:%Y-%m-%d} "
+            "to compare the tiers on"
+        )
+    best = min(scored, key=lambda t: tier_score(figures[t], on_time_target=on_time_target))
+    return best, figures

@@ -90,6 +90,12 @@ class RulesTier:
         moment = row["purchased_at"] if self.stage == "purchase" else row["handed_over_at"]
         return pd.Timestamp(moment).date()
 
+    def _numpy_calendar(self, country: str, days: pd.Series) -> np.busdaycalendar:
+        known = days.dropna()
+        first = int(known.min().year) - 1 if len(known) else 2000
+        last = int(known.max().year) + 1 if len(known) else 2000
+        return self._calendar(country).numpy_busdaycalendar(first, last)
+
     def fit(
         self,
         features: pd.DataFrame,
@@ -100,15 +106,17 @@ class RulesTier:
     ) -> None:
         """Derive a rule per lane, destination and overall from delivered history."""
         frame = normalise_history(queries)
-        business = np.array(
-            [
-                self._calendar(row["destination_country"]).business_days_between(
-                    self._start(row), pd.Timestamp(row["delivered_at"]).date()
-                )
-                for _, row in frame.iterrows()
-            ],
-            dtype=float,
-        )
+        moment = frame["purchased_at"] if self.stage == "purchase" else frame["handed_over_at"]
+        starts = moment.dt.floor("D") + pd.Timedelta(days=1)
+        ends = frame["delivered_at"].dt.floor("D") + pd.Timedelta(days=1)
+        business = np.zeros(len(frame))
+        for country, rows in frame.groupby("destination_country").indices.items():
+            # Business days in (start, end]: the working days the parcel spent on the way.
+            business[rows] = np.busday_count(
+                starts.iloc[rows].to_numpy(dtype="datetime64[D]"),
+                ends.iloc[rows].to_numpy(dtype="datetime64[D]"),
+                busdaycal=self._numpy_calendar(str(country), starts.iloc[rows]),
+            )
         frame = frame.assign(business=business)
         rules: list[TransitRuleSpec] = []
         levels = (
