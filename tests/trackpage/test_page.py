@@ -146,3 +146,37 @@ def test_branding_is_css_custom_properties_and_cannot_break_out(client, merchant
     assert "--tp-on-primary: #000000;" in style  # dark text on a light brand colour
     assert "--tp-font: 'Inter', sans-serifstylescriptalert1script;" in style
     assert "<script>alert" not in body
+
+
+def test_late_parcel_says_so_and_what_happens_next(client, merchant_a, shipment_a):
+    import time_machine
+
+    with time_machine.travel("2026-11-28 15:00:00+00:00", tick=False):
+        body = client.get(page_url(merchant_a, shipment_a)).content.decode()
+
+    assert 'class="notice notice--late"' in body
+    assert "later than we promised" in body
+
+
+def test_exception_explains_the_reason_and_next_step(client, merchant_a, shipment_a):
+    shipment_a.status = "exception"
+    shipment_a.status_reason = "customs.documents"
+    shipment_a.save()
+
+    body = client.get(page_url(merchant_a, shipment_a) + "?lang=ja").content.decode()
+
+    assert 'class="notice notice--trouble"' in body
+    assert "税関" in body  # customs, in Japanese
+
+
+def test_moved_promise_is_reported_with_the_first_date(client, merchant_a, shipment_a):
+    from datetime import date
+
+    import time_machine
+
+    shipment_a.first_promise_date = date(2026, 11, 25)
+    shipment_a.save()
+    with time_machine.travel("2026-11-23 12:00:00+00:00", tick=False):
+        body = client.get(page_url(merchant_a, shipment_a)).content.decode()
+
+    assert "The delivery date has moved from November 25, 2026" in body
