@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from commerce import selectors, services
-from commerce.models import Customer, Order, OrderLine, OrderStatus
+from commerce.models import Customer, Order, OrderLine, OrderStatus, Product
 from postpurchase.api.filters import UtcDateTimeFilter
 from postpurchase.api.idempotency import IdempotentPostMixin
 from postpurchase.api.permissions import request_merchant
@@ -102,6 +102,24 @@ class OrderUpsertSerializer(serializers.Serializer):
         return services.OrderInput(**data)
 
 
+class ProductUpsertSerializer(serializers.Serializer):
+    sku = serializers.CharField(max_length=100)
+    title = serializers.CharField(max_length=300)
+    price = serializers.DecimalField(**MONEY)
+    currency = serializers.CharField(max_length=3, help_text="ISO 4217, e.g. USD, JPY.")
+    category = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    url = serializers.URLField(required=False, allow_blank=True, default="")
+    image_url = serializers.URLField(required=False, allow_blank=True, default="")
+    returnable = serializers.BooleanField(required=False, default=True)
+    in_stock = serializers.BooleanField(required=False, default=True)
+    replenishment_days = serializers.IntegerField(
+        required=False, allow_null=True, default=None, help_text="Days a unit typically lasts."
+    )
+
+    def to_input(self) -> services.ProductInput:
+        return services.ProductInput(**self.validated_data)
+
+
 class OrderCancelSerializer(serializers.Serializer):
     reason = serializers.CharField(max_length=500, required=False, allow_blank=True, default="")
 
@@ -175,6 +193,26 @@ class OrderSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
+class ProductSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Product
+        fields = [
+            "sku",
+            "title",
+            "category",
+            "price",
+            "currency",
+            "url",
+            "image_url",
+            "returnable",
+            "in_stock",
+            "replenishment_days",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+
 # --- filters --------------------------------------------------------------------------------
 
 
@@ -194,6 +232,17 @@ class OrderFilter(django_filters.FilterSet):
 
     class Meta:
         model = Order
+        fields: list[str] = []
+
+
+class ProductFilter(django_filters.FilterSet):
+    sku = django_filters.CharFilter()
+    category = django_filters.CharFilter(lookup_expr="iexact")
+    in_stock = django_filters.BooleanFilter()
+    updated_after = UtcDateTimeFilter(field_name="updated_at", lookup_expr="gte")
+
+    class Meta:
+        model = Product
         fields: list[str] = []
 
 
@@ -308,4 +357,49 @@ class CustomerViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_object(self) -> Customer:
         return selectors.customer_get(
             merchant=request_merchant(self.request), external_id=self.kwargs["external_id"]
+        )
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List products", responses={200: ProductSerializer, **LIST_ERRORS}),
+    retrieve=extend_schema(
+        summary="Get a product",
+        parameters=[OpenApiParameter("sku", str, OpenApiParameter.PATH)],
+        responses={200: ProductSerializer, **READ_ERRORS},
+    ),
+)
+class ProductViewSet(IdempotentPostMixin, viewsets.ReadOnlyModelViewSet):
+    """The catalogue, addressed by SKU."""
+
+    queryset = Product.objects.none()  # the real one is per merchant: get_queryset
+    serializer_class = ProductSerializer
+    filterset_class = ProductFilter
+    lookup_field = "sku"
+    parser_classes = [JSONParser]
+    required_scopes = {"GET": ApiScope.ORDERS_READ, "POST": ApiScope.ORDERS_WRITE}
+
+    def get_queryset(self) -> QuerySet[Product]:
+        return selectors.product_list(merchant=request_merchant(self.request))
+
+    def get_object(self) -> Product:
+        return selectors.product_get(
+            merchant=request_merchant(self.request), sku=self.kwargs["sku"]
+        )
+
+    @extend_schema(
+        summary="Create or update a product",
+        description="Upsert by `sku`: 201 when created, 200 when it existed.",
+        request=ProductUpsertSerializer,
+        parameters=[IDEMPOTENCY_KEY_PARAMETER],
+        responses={201: ProductSerializer, 200: ProductSerializer, **WRITE_ERRORS},
+    )
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        payload = ProductUpsertSerializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        result = services.product_upsert(
+            merchant=request_merchant(request), payload=payload.to_input()
+        )
+        return Response(
+            ProductSerializer(result.product).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
         )

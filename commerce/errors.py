@@ -16,6 +16,7 @@ class CommerceErrorCode(StrEnum):
     LINE_ALREADY_SHIPPED = "line_already_shipped"
     ORDER_NOT_FOUND = "order_not_found"
     CUSTOMER_NOT_FOUND = "customer_not_found"
+    PRODUCT_NOT_FOUND = "product_not_found"
     ORDER_ALREADY_CANCELLED = "order_already_cancelled"
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Prefetch, QuerySet
 
 from commerce.errors import CommerceErrorCode
-from commerce.models import Customer, Order, OrderLine
+from commerce.models import Customer, Order, OrderLine, Product
 from postpurchase.errors import NotFoundError
 from postpurchase.models import Merchant
 
@@ -44,3 +44,15 @@ def customer_get(*, merchant: Merchant, external_id: str) -> Customer:
     if customer is None or not external_id:
         raise NotFoundError(CommerceErrorCode.CUSTOMER_NOT_FOUND, "No such customer.")
     return customer
+
+
+def product_list(*, merchant: Merchant) -> QuerySet[Product]:
+    return Product.objects.for_merchant(merchant)
+
+
+def product_get(*, merchant: Merchant, sku: str) -> Product:
+    """One catalogue product by SKU."""
+    product = product_list(merchant=merchant).filter(sku=sku).first()
+    if product is None:
+        raise NotFoundError(CommerceErrorCode.PRODUCT_NOT_FOUND, "No such product.")
+    return product

@@ -11,7 +11,7 @@ a line with an unknown SKU and no title is a field error on `lines.N.sku`.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
@@ -464,6 +464,90 @@ def order_upsert(*, merchant: Merchant, payload: OrderInput) -> OrderUpsertResul
         try:
             with transaction.atomic():
                 return _order_upsert_once(merchant=merchant, data=data)
+        except IntegrityError:
+            if attempt == _UPSERT_ATTEMPTS - 1:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@dataclass(frozen=True)
+class ProductInput:
+    """A catalogue entry as the store sends it; identified by SKU."""
+
+    sku: str
+    title: str
+    price: Decimal
+    currency: str
+    category: str = ""
+    url: str = ""
+    image_url: str = ""
+    returnable: bool = True
+    in_stock: bool = True
+    replenishment_days: int | None = None
+
+
+@dataclass(frozen=True)
+class ProductUpsertResult:
+    product: Product
+    created: bool
+    changed: bool
+
+
+def _clean_product(payload: ProductInput) -> ProductInput:
+    errors = _Errors()
+    currency = payload.currency.strip().upper()
+    errors.add("currency", currency_error(currency))
+    if not payload.sku.strip():
+        errors.add("sku", "Required.")
+    if not payload.title.strip():
+        errors.add("title", "Required.")
+    errors.add("price", amount_error(payload.price, currency))
+    if payload.replenishment_days is not None and payload.replenishment_days <= 0:
+        errors.add("replenishment_days", "Must be a positive number of days.")
+    errors.raise_if_any()
+    return replace(payload, sku=payload.sku.strip(), title=payload.title.strip(), currency=currency)
+
+
+def product_upsert(*, merchant: Merchant, payload: ProductInput) -> ProductUpsertResult:
+    """Create or update a catalogue product by SKU; publishes `product.created`/`.updated`."""
+    data = _clean_product(payload)
+    values = {
+        "title": data.title,
+        "price": data.price,
+        "currency": data.currency,
+        "category": data.category.strip(),
+        "url": data.url.strip(),
+        "image_url": data.image_url.strip(),
+        "returnable": data.returnable,
+        "in_stock": data.in_stock,
+        "replenishment_days": data.replenishment_days,
+    }
+    for attempt in range(_UPSERT_ATTEMPTS):
+        try:
+            with transaction.atomic():
+                product = (
+                    Product.objects.for_merchant(merchant)
+                    .select_for_update()
+                    .filter(sku=data.sku)
+                    .first()
+                )
+                if product is None:
+                    product = Product.objects.create(merchant=merchant, sku=data.sku, **values)
+                    event, changed = "product.created", ["sku"]
+                else:
+                    event, changed = "product.updated", _assign(product, values)
+                    if changed:
+                        product.save(update_fields=[*changed, "updated_at"])
+                if changed:
+                    outbox.publish(
+                        merchant=merchant,
+                        type=event,
+                        subject=f"product:{product.pk}",
+                        data={"product_id": product.pk, "sku": product.sku, "changed": changed},
+                    )
+                return ProductUpsertResult(
+                    product=product, created=event == "product.created", changed=bool(changed)
+                )
         except IntegrityError:
             if attempt == _UPSERT_ATTEMPTS - 1:
                 raise

@@ -8,7 +8,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.permissions import AllowAny
 
 import postpurchase.api.schema  # noqa: F401 - registers the bearer-key security scheme
-from commerce.api import CustomerViewSet, OrderViewSet
+from commerce.api import CustomerViewSet, OrderViewSet, ProductViewSet
 from estimates.api import EstimateView
 from postpurchase.api.views import api_not_found
 from tracking.api import OrderShipmentViewSet, ShipmentViewSet
@@ -39,6 +39,12 @@ v1 = [
         "customers/<path:external_id>/",
         CustomerViewSet.as_view({"get": "retrieve"}),
         name="customer-detail",
+    ),
+    path(
+        "products/", ProductViewSet.as_view({"get": "list", "post": "create"}), name="product-list"
+    ),
+    path(
+        "products/<path:sku>/", ProductViewSet.as_view({"get": "retrieve"}), name="product-detail"
     ),
     path("shipments/", ShipmentViewSet.as_view({"get": "list"}), name="shipment-list"),
     path(

@@ -18,6 +18,9 @@ ROUTES = [
     ("post", "/api/v1/orders/x/shipments/"),
     ("get", "/api/v1/customers/"),
     ("get", "/api/v1/customers/x/"),
+    ("get", "/api/v1/products/"),
+    ("post", "/api/v1/products/"),
+    ("get", "/api/v1/products/x/"),
     ("get", "/api/v1/shipments/"),
     ("get", "/api/v1/shipments/x/"),
 ]

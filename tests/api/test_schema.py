@@ -30,6 +30,8 @@ def test_schema_is_public_and_documents_bearer_auth():
         "/api/v1/orders/{external_id}/cancel/",
         "/api/v1/customers/",
         "/api/v1/customers/{external_id}/",
+        "/api/v1/products/",
+        "/api/v1/products/{sku}/",
         "/api/v1/shipments/",
         "/api/v1/shipments/{public_id}/",
     }
