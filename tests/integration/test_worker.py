@@ -11,6 +11,7 @@ of its own, and counts the probe handler's calls in Redis, outside any database 
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import subprocess
@@ -180,13 +181,19 @@ def web_side(worker: Worker, settings) -> Iterator[None]:  # type: ignore[no-unt
 
 @contextmanager
 def broker_down() -> Iterator[None]:
-    previous = celery_app.conf.broker_url
-    celery_app.conf.broker_url = DEAD_BROKER
+    """Point the test process's sends at a dead broker.
+
+    The write URL, not `broker_url`: Celery reads `broker_url` from the CELERY_BROKER_URL
+    environment variable first, so setting it on the config would silently change nothing.
+    """
+    previous = celery_app.conf.broker_write_url
+    celery_app.conf.broker_write_url = DEAD_BROKER
     _reset_producer_pool()
     try:
+        assert DEAD_BROKER.rsplit(":", 1)[1] in celery_app.connection_for_write().as_uri()
         yield
     finally:
-        celery_app.conf.broker_url = previous
+        celery_app.conf.broker_write_url = previous
         _reset_producer_pool()
 
 
@@ -229,8 +236,9 @@ def test_order_upserted_through_the_api_reaches_the_worker_handler_exactly_once(
 
 
 def test_event_written_while_the_broker_is_down_is_delivered_by_the_sweeper(
-    worker: Worker, web_side: None, api_client_a
+    worker: Worker, web_side: None, api_client_a, caplog: pytest.LogCaptureFixture
 ):
+    caplog.set_level(logging.WARNING, logger="postpurchase.outbox")
     with broker_down():
         response = api_client_a.post(
             "/api/v1/orders/",
@@ -240,6 +248,10 @@ def test_event_written_while_the_broker_is_down_is_delivered_by_the_sweeper(
     # The store's call succeeded although nothing could be enqueued.
     assert response.status_code == 201, response.content
     event = DomainEvent.objects.get(type="order.created")
+    assert f"event {event.pk} not enqueued" in caplog.text
+    # Nothing reaches the worker meanwhile (long enough for a delivered task to show).
+    time.sleep(3)
+    event.refresh_from_db()
     assert event.dispatched_at is None
     assert event.dispatch_attempts == 0
     assert not HandlerRun.objects.filter(event=event).exists()
