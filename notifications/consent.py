@@ -315,6 +315,38 @@ def esp_event_record(
     return event
 
 
+_TWILIO_STATUS_EVENTS = {"delivered": "delivered", "undelivered": "failed", "failed": "failed"}
+
+
+def sms_status_record(*, merchant: Merchant, payload: Mapping[str, Any]) -> MessageEvent | None:
+    """Record a Twilio status callback (delivered, undelivered, failed) on a merchant's message."""
+    sid = str(payload.get("MessageSid") or "")
+    status = str(payload.get("MessageStatus") or "").lower()
+    event_type = _TWILIO_STATUS_EVENTS.get(status)
+    message = Message.objects.for_merchant(merchant).filter(provider_message_id=sid).first()
+    if not sid or event_type is None or message is None:
+        return None
+    error_code = str(payload.get("ErrorCode") or "")
+    if error_code == "21610":
+        contact_opt_out(
+            merchant=merchant,
+            channel=Channel.SMS,
+            address=message.to_address,
+            source=ConsentSource.PROVIDER_OPT_OUT,
+            detail=f"Twilio {error_code} on {sid}",
+        )
+    return esp_event_record(
+        esp_name="twilio",
+        event_type=event_type,
+        event_id=f"{sid}:{status}",
+        esp_message_id=sid,
+        recipient="",
+        metadata={"message_id": str(message.pk)},
+        occurred_at=None,
+        description=f"{status} {error_code}".strip(),
+    )
+
+
 # --- Unsubscribe links and push subscriptions -------------------------------------------------
 
 

@@ -74,6 +74,7 @@ class OutgoingMessage:
     headers: tuple[tuple[str, str], ...] = ()
     link_url: str = ""
     push_keys: tuple[tuple[str, str], ...] = ()  # p256dh and auth for web push
+    merchant_slug: str = ""
 
 
 @dataclass(frozen=True)

@@ -100,6 +100,7 @@ def outgoing_for(message: Message) -> OutgoingMessage:
     return OutgoingMessage(
         message_id=message.pk,
         merchant_id=message.merchant_id,
+        merchant_slug=merchant.slug,
         channel=message.channel,
         to_address=message.to_address,
         subject=message.subject,

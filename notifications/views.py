@@ -13,7 +13,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 from twilio.request_validator import RequestValidator
 
-from notifications.consent import inbound_sms_record, push_subscription_save, unsubscribe_apply
+from notifications.consent import (
+    inbound_sms_record,
+    push_subscription_save,
+    sms_status_record,
+    unsubscribe_apply,
+)
 from notifications.tokens import push_token_read, unsubscribe_token_read
 from postpurchase.errors import DomainError
 from postpurchase.models import Merchant
@@ -55,11 +60,8 @@ def _twilio_url(request: HttpRequest) -> str:
     return f"{settings.NOTIFICATIONS_BASE_URL.rstrip('/')}{request.get_full_path()}"
 
 
-@csrf_exempt
-@require_POST
-def twilio_inbound_sms(request: HttpRequest, merchant_slug: str) -> HttpResponse:
-    """Twilio's inbound SMS webhook: verify the signature, store once, act on STOP/START."""
-    merchant = get_object_or_404(Merchant, slug=merchant_slug, is_active=True)
+def _twilio_params(request: HttpRequest, merchant: Merchant) -> dict[str, str] | None:
+    """The form parameters of a request Twilio signed, or None when the signature is wrong."""
     signature = request.headers.get("X-Twilio-Signature", "")
     params = {key: request.POST.get(key, "") for key in request.POST}
     validator = RequestValidator(settings.TWILIO_AUTH_TOKEN)
@@ -67,9 +69,32 @@ def twilio_inbound_sms(request: HttpRequest, merchant_slug: str) -> HttpResponse
         _twilio_url(request), params, signature
     ):
         logger.warning("rejected Twilio webhook for %s: bad signature", merchant.slug)
+        return None
+    return params
+
+
+@csrf_exempt
+@require_POST
+def twilio_inbound_sms(request: HttpRequest, merchant_slug: str) -> HttpResponse:
+    """Twilio's inbound SMS webhook: verify the signature, store once, act on STOP/START."""
+    merchant = get_object_or_404(Merchant, slug=merchant_slug, is_active=True)
+    params = _twilio_params(request, merchant)
+    if params is None:
         return HttpResponse("invalid signature", status=403, content_type="text/plain")
     inbound_sms_record(merchant=merchant, payload=params)
     return HttpResponse(EMPTY_TWIML, content_type="text/xml")
+
+
+@csrf_exempt
+@require_POST
+def twilio_sms_status(request: HttpRequest, merchant_slug: str) -> HttpResponse:
+    """Twilio's status callback: delivered / undelivered / failed, recorded once on the ledger."""
+    merchant = get_object_or_404(Merchant, slug=merchant_slug, is_active=True)
+    params = _twilio_params(request, merchant)
+    if params is None:
+        return HttpResponse("invalid signature", status=403, content_type="text/plain")
+    sms_status_record(merchant=merchant, payload=params)
+    return HttpResponse(status=204)
 
 
 @csrf_exempt  # called by the service worker snippet with a signed token, no session

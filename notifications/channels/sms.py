@@ -54,7 +54,10 @@ class TwilioSmsChannel:
         else:
             options["from_"] = sender
         if settings.TWILIO_STATUS_CALLBACK_URL:
-            options["status_callback"] = settings.TWILIO_STATUS_CALLBACK_URL
+            # e.g. https://host/notifications/{merchant}/twilio/status/ (see docs/notifications.md)
+            options["status_callback"] = settings.TWILIO_STATUS_CALLBACK_URL.replace(
+                "{merchant}", message.merchant_slug
+            )
         try:
             sent = self.client.messages.create(**options)
         except TwilioRestException as exc:

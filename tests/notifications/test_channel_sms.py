@@ -154,3 +154,30 @@ def test_twilio_permanent_error_is_recorded_and_not_retried(
     assert not DueSend.objects.exists()
     assert json.loads(responses.calls[0].response.text)["code"] == 21211
     assert Message.objects.count() == 1
+
+
+@responses.activate
+def test_status_callback_records_delivery_once(
+    client, settings, merchant_a, shopper, notice, daytime, django_capture_on_commit_callbacks
+):
+    from twilio.request_validator import RequestValidator
+
+    settings.TWILIO_STATUS_CALLBACK_URL = (
+        "https://track.example/notifications/{merchant}/twilio/status/"
+    )
+    responses.post(MESSAGES_URL, json=_accepted(), status=201)
+    (message,) = _send(merchant_a, shopper, notice, "e1", django_capture_on_commit_callbacks)
+    form = parse_qs(responses.calls[0].request.body)
+    path = "/notifications/aurora/twilio/status/"
+    assert form["StatusCallback"] == [f"https://track.example{path}"]
+
+    params = {"MessageSid": "SM" + "1" * 32, "MessageStatus": "delivered", "To": "+14155550123"}
+    signature = RequestValidator("twilio-test-token").compute_signature(
+        f"https://track.example{path}", params
+    )
+    assert client.post(path, data=params, HTTP_X_TWILIO_SIGNATURE="bad").status_code == 403
+    for _ in range(2):
+        assert client.post(path, data=params, HTTP_X_TWILIO_SIGNATURE=signature).status_code == 204
+    message.refresh_from_db()
+    assert message.status == MessageStatus.DELIVERED
+    assert list(message.events.values_list("type", flat=True)) == ["queued", "sent", "delivered"]
