@@ -113,3 +113,15 @@ def test_no_environment_runs_embedded_on_sqlite_with_eager_tasks():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["django.db.backends.sqlite3", "True", "False"]
+
+
+def test_admin_urls_come_from_the_environment():
+    result = _manage(
+        "shell",
+        "--verbosity=0",
+        "-c",
+        "from django.urls import reverse; print(reverse('console:index'), reverse('ops:index'))",
+        env={"ADMIN_URL": "backoffice", "OPS_ADMIN_URL": "/platform-ops/"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["/backoffice/", "/platform-ops/"]
