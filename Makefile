@@ -64,6 +64,7 @@ fmt: install
 
 bench: install
 	$(PY) benchmarks/ingest.py --json
+	$(PY) benchmarks/notifications.py --json
 
 clean:
 	rm -rf $(VENV) var db.sqlite3*
