@@ -112,8 +112,10 @@ def inbound_webhook_receive(
     return (int(repeat[0]) if repeat else 0), False
 
 
-# When this process last opened a debounce window itself, and so knows a trailing run is queued.
-_window_opened_at = 0.0
+# Until when (wall clock) this process knows a trailing run is already queued.
+_covered_until = 0.0
+# Allowance for clock differences between the processes sharing the cache.
+_CLOCK_SAFETY = 0.3
 
 
 def schedule_processing() -> None:
@@ -122,23 +124,29 @@ def schedule_processing() -> None:
     The first delivery of a window enqueues a run now (leading edge) and one when the window
     closes (trailing edge); deliveries inside the window enqueue nothing, and the trailing run,
     which starts after they committed, picks them up. This holds even when the cache is not
-    shared between web and worker processes (then the window is simply not shortened). A process
-    that opened the window itself skips even the cache for the first half of it.
+    shared between web and worker processes (then the window is simply not shortened). The cache
+    value is the time the window opened, so a process that finds a window open knows when its
+    trailing run comes and skips the cache until shortly before then.
     """
-    global _window_opened_at
+    global _covered_until
     from tracking.tasks import webhook_process
 
     if settings.CELERY_TASK_ALWAYS_EAGER:
         webhook_process.delay()
         return
-    now = time.monotonic()
-    if now - _window_opened_at < PROCESSING_DEBOUNCE_SECONDS / 2:
+    now = time.time()
+    if now < _covered_until:
         return
+    window = PROCESSING_DEBOUNCE_SECONDS
     try:
-        if cache.add(PROCESSING_PENDING_KEY, "1", timeout=PROCESSING_DEBOUNCE_SECONDS):
-            _window_opened_at = now
+        if cache.add(PROCESSING_PENDING_KEY, now, timeout=window):
             webhook_process.apply_async(**processing_route())
-            webhook_process.apply_async(countdown=PROCESSING_DEBOUNCE_SECONDS, **processing_route())
+            webhook_process.apply_async(countdown=window, **processing_route())
+            _covered_until = now + window - _CLOCK_SAFETY
+            return
+        opened = cache.get(PROCESSING_PENDING_KEY)
+        if isinstance(opened, float):
+            _covered_until = opened + window - _CLOCK_SAFETY
     except Exception as exc:  # broker or cache down: the sweeper enqueues processing later
         logger.warning("webhook processing not enqueued (%s); the sweeper will", exc)
 

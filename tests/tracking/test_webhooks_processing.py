@@ -273,3 +273,26 @@ def test_topics_without_scans_are_acknowledged_and_kept(client, merchant_a):
     assert response.status_code == 202
     hook = InboundWebhook.objects.get()
     assert (hook.topic, hook.state, hook.error) == ("batch.updated", "duplicate", "")
+
+
+def test_processing_requests_are_debounced_with_a_trailing_run(settings, monkeypatch):
+    import time_machine
+
+    from tracking import ingest
+    from tracking.tasks import webhook_process
+
+    settings.CELERY_TASK_ALWAYS_EAGER = False
+    monkeypatch.setattr(ingest, "_covered_until", 0.0)
+    sent: list[dict] = []
+    monkeypatch.setattr(webhook_process, "apply_async", lambda **kw: sent.append(kw))
+    with time_machine.travel(datetime(2026, 11, 23, 12, 0, tzinfo=UTC), tick=False) as clock:
+        for _ in range(50):
+            ingest.schedule_processing()
+        # A leading run now and a trailing one when the window closes; the rest ride on them.
+        assert sent == [{}, {"countdown": ingest.PROCESSING_DEBOUNCE_SECONDS}]
+        clock.shift(ingest.PROCESSING_DEBOUNCE_SECONDS + 0.1)
+        from django.core.cache import cache
+
+        cache.delete(ingest.PROCESSING_PENDING_KEY)  # the window's key has expired
+        ingest.schedule_processing()
+    assert len(sent) == 4
