@@ -22,7 +22,7 @@ from notifications.rendering import (
     template_validate,
 )
 from notifications.sending import outgoing_for
-from notifications.services import NotificationRequest, _Batch, _branding, _template_data
+from notifications.services import NotificationRequest, RenderBatch, branding_of, template_data
 from notifications.triggers import trigger_get
 from postpurchase.errors import DomainError
 from postpurchase.models import Merchant
@@ -87,16 +87,16 @@ def template_preview(
         template_validate(override.body_html, field="body_html")
     elif language not in LANGUAGES_WITH_DEFAULTS:
         language = "en"
-    batch = _Batch(
+    batch = RenderBatch(
         merchant=merchant,
         rules=selectors.messaging_settings_for(merchant=merchant),
         toggles={},
         now=timezone.now(),
     )
-    batch.branding = _branding(merchant)
+    batch.branding = branding_of(merchant)
     request = _sample_request(trigger, language)
     base = plain_data(request.context, language=language, zone=merchant.time_zone)
-    data = _template_data(batch, request, base, language)
+    data = template_data(batch, request, base, language)
     data["unsubscribe_url"] = "#unsubscribe-preview"
     return render_message(
         trigger=trigger, channel=channel, language=language, data=data, override=override

@@ -19,6 +19,8 @@ from datetime import datetime
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -103,7 +105,7 @@ class _Draft:
 
 
 @dataclass
-class _Batch:
+class RenderBatch:
     """What one enqueue call reads once and reuses for every message."""
 
     merchant: Merchant
@@ -117,7 +119,7 @@ class _Batch:
     )
 
 
-def _branding(merchant: Merchant) -> dict[str, Any]:
+def branding_of(merchant: Merchant) -> dict[str, Any]:
     logo = ""
     if merchant.logo:
         logo = f"{settings.NOTIFICATIONS_BASE_URL.rstrip('/')}{merchant.logo.url}"
@@ -145,7 +147,9 @@ def message_language(merchant: Merchant, preferred: str) -> str:
     return merchant.default_language or "en"
 
 
-def _override(batch: _Batch, trigger: str, channel: str, language: str) -> TemplateSource | None:
+def _override(
+    batch: RenderBatch, trigger: str, channel: str, language: str
+) -> TemplateSource | None:
     key = (trigger, channel, language)
     if key not in batch.overrides:
         found = selectors.template_override_for(
@@ -158,15 +162,16 @@ def _override(batch: _Batch, trigger: str, channel: str, language: str) -> Templ
 
 
 def _addresses(
-    batch: _Batch, channel: str, request: NotificationRequest
+    batch: RenderBatch, channel: str, request: NotificationRequest
 ) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
     recipient = request.recipient
-    if channel == Channel.EMAIL:
-        address = normalise_address(channel, recipient.email)
-        return [(address, ())] if address else []
-    if channel == Channel.SMS:
-        address = normalise_address(channel, recipient.phone, country=batch.merchant.country)
-        return [(address, ())] if address else []
+    if channel in (Channel.EMAIL, Channel.SMS):
+        raw = (recipient.email if channel == Channel.EMAIL else recipient.phone).strip()
+        if not raw:
+            return []
+        # An unusable address is kept as given: the message is recorded as suppressed with why.
+        address = normalise_address(channel, raw, country=batch.merchant.country) or raw
+        return [(address[:500], ())]
     subscriptions = selectors.push_subscriptions_for(
         merchant=batch.merchant, customer_ref=request.customer_ref, order_ref=request.order_ref
     )
@@ -191,8 +196,8 @@ def _spec(trigger: str) -> TriggerSpec:
     return spec
 
 
-def _template_data(
-    batch: _Batch, request: NotificationRequest, base: dict[str, Any], language: str
+def template_data(
+    batch: RenderBatch, request: NotificationRequest, base: dict[str, Any], language: str
 ) -> dict[str, Any]:
     recipient = request.recipient
     items = base.get("items") or []
@@ -220,7 +225,7 @@ def _template_data(
 
 
 def _draft(
-    batch: _Batch,
+    batch: RenderBatch,
     request: NotificationRequest,
     spec: TriggerSpec,
     channel: str,
@@ -236,7 +241,7 @@ def _draft(
         batch.merchant.time_zone,
     )
     base = plain_data(request.context, language=language, zone=zone)
-    data = _template_data(batch, request, base, language)
+    data = template_data(batch, request, base, language)
     headers: dict[str, str] = {}
     if channel == Channel.EMAIL:
         token = unsubscribe_token(
@@ -281,7 +286,7 @@ def _draft(
     return _Draft(message=message)
 
 
-def _decide(batch: _Batch, drafts: list[_Draft]) -> None:
+def _decide(batch: RenderBatch, drafts: list[_Draft]) -> None:
     """Suppress, cap or hold each draft; what is left stays queued."""
     by_channel: dict[str, list[_Draft]] = defaultdict(list)
     for draft in drafts:
@@ -323,9 +328,24 @@ def _decide(batch: _Batch, drafts: list[_Draft]) -> None:
                 )
 
 
+def address_problem(channel: str, address: str) -> str | None:
+    """Why a contact point cannot be used at all, or None."""
+    if channel == Channel.EMAIL:
+        try:
+            validate_email(address)
+        except ValidationError:
+            return "invalid email address"
+    elif channel == Channel.SMS and not address.removeprefix("whatsapp:").startswith("+"):
+        return "invalid phone number"
+    return None
+
+
 def block_reason(
     message: Message, suppressed: dict[str, str], consents: dict[tuple[str, str], Any]
 ) -> str | None:
+    problem = address_problem(message.channel, message.to_address)
+    if problem is not None:
+        return problem
     if message.to_address in suppressed:
         return f"suppressed address ({suppressed[message.to_address]})"
     latest = consents.get((message.to_address, message.purpose))
@@ -336,7 +356,7 @@ def block_reason(
     return None
 
 
-def _marketing_counts(batch: _Batch, drafts: list[_Draft]) -> Counter[str]:
+def _marketing_counts(batch: RenderBatch, drafts: list[_Draft]) -> Counter[str]:
     """Marketing messages already given to each recipient today (their local day)."""
     counts: Counter[str] = Counter()
     marketing = [d.message for d in drafts if d.message.purpose == Purpose.MARKETING]
@@ -377,13 +397,13 @@ def notifications_enqueue_many(
 
     See `notification_enqueue`; returns the messages this call created.
     """
-    batch = _Batch(
+    batch = RenderBatch(
         merchant=merchant,
         rules=selectors.messaging_settings_for(merchant=merchant),
         toggles=selectors.trigger_toggles(merchant=merchant),
         now=timezone.now(),
     )
-    batch.branding = _branding(merchant)
+    batch.branding = branding_of(merchant)
     planned: list[
         tuple[NotificationRequest, TriggerSpec, str, str, tuple[tuple[str, str], ...], str]
     ] = []
@@ -422,7 +442,7 @@ def notifications_enqueue_many(
     return created
 
 
-def _ledger_created(batch: _Batch, created: list[Message], drafts: dict[str, _Draft]) -> None:
+def _ledger_created(batch: RenderBatch, created: list[Message], drafts: dict[str, _Draft]) -> None:
     event_type = {
         MessageStatus.QUEUED: MessageEventType.QUEUED,
         MessageStatus.HELD: MessageEventType.HELD,

@@ -117,3 +117,23 @@ def test_unknown_trigger_and_non_dataclass_context_are_refused(merchant_a, shopp
             event_id="e",
         )
     assert not_plain.value.code == "context_not_plain"
+
+
+def test_unusable_addresses_are_recorded_as_suppressed_not_sent(
+    merchant_a, shopper, notice, daytime, django_capture_on_commit_callbacks
+):
+    broken = type(shopper)(**{**shopper.__dict__, "email": "alice-at-example", "phone": "12"})
+    with django_capture_on_commit_callbacks(execute=True):
+        created = notification_enqueue(
+            merchant=merchant_a,
+            trigger="out_for_delivery",
+            recipient=broken,
+            context=notice,
+            event_id="e-bad",
+        )
+    reasons = {m.channel: (m.status, m.status_reason) for m in created}
+    assert reasons == {
+        "email": (MessageStatus.SUPPRESSED, "invalid email address"),
+        "sms": (MessageStatus.SUPPRESSED, "invalid phone number"),
+    }
+    assert mail.outbox == []
