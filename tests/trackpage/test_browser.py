@@ -141,3 +141,34 @@ def test_page_refreshes_itself_when_the_parcel_moves(
         assert page.evaluate("performance.getEntriesByType('navigation').length") == 1
     finally:
         context.close()
+
+
+@pytest.fixture
+def delivered(shipment_a):  # type: ignore[no-untyped-def]
+    from tests.trackpage.conftest import add_events
+
+    add_events(shipment_a, 1, status="delivered")
+    shipment_a.status = "delivered"
+    shipment_a.save()
+    return shipment_a
+
+
+def test_one_tap_rating_after_delivery_is_accessible(live_server, delivered, browser):
+    from tests.trackpage.conftest import page_url
+
+    url = live_server.url + page_url(delivered.merchant, delivered)
+    context = browser.new_context(viewport=VIEWPORTS["phone"], locale="ja-JP")
+    page = context.new_page()
+    try:
+        page.goto(url)
+        assert "配達はいかがでしたか" in page.locator("#rating-title").inner_text()
+        problems = _serious_violations(page)
+        page.fill(".rating textarea", "玄関前に置いてありました")
+        page.locator(".star[value='5']").click()
+        page.wait_for_url("**rated=**")
+        assert "評価ありがとうございました" in page.content()
+        page.screenshot(path=str(SCREENSHOTS / "rated-ja-phone.png"), full_page=True)
+    finally:
+        context.close()
+
+    assert problems == [], json.dumps(problems, indent=1)

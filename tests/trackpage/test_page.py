@@ -180,3 +180,17 @@ def test_moved_promise_is_reported_with_the_first_date(client, merchant_a, shipm
         body = client.get(page_url(merchant_a, shipment_a)).content.decode()
 
     assert "The delivery date has moved from November 25, 2026" in body
+
+
+def test_delivered_parcel_shows_when_not_the_old_estimate(client, merchant_a, shipment_a):
+    from datetime import UTC, datetime
+
+    shipment_a.status = "delivered"
+    shipment_a.delivered_at = datetime(2026, 11, 25, 19, 30, tzinfo=UTC)
+    shipment_a.save()
+
+    body = client.get(page_url(merchant_a, shipment_a)).content.decode()
+
+    assert "Expected delivery" not in body
+    assert "Add to calendar" not in body
+    assert "Nov 25, 2026, 2:30:00" in body  # in New York time
