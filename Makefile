@@ -65,6 +65,7 @@ fmt: install
 bench: install
 	$(PY) benchmarks/ingest.py --json
 	$(PY) benchmarks/notifications.py --json
+	$(PY) benchmarks/tracking_page.py --json
 
 clean:
 	rm -rf $(VENV) var db.sqlite3*
