@@ -288,17 +288,26 @@ class WebhookSecretOpsAdmin(OpsModelAdmin):
 
     ops_can_add = True
     form = WebhookSecretForm
-    list_display = ["merchant", "source", "label", "hint", "created_at", "revoked_at"]
+    list_display = [
+        "merchant",
+        "source",
+        "label",
+        "hint",
+        "created_at",
+        "last_used_at",
+        "revoked_at",
+    ]
     list_filter = ["source", "merchant"]
     actions = ["revoke"]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
-        return ["merchant", "source", "label", "hint", "created_at", "revoked_at"] if obj else []
+        shown = ["merchant", "source", "label", "hint", "created_at", "last_used_at", "revoked_at"]
+        return shown if obj else []
 
     def get_fields(self, request: HttpRequest, obj: Any = None) -> list[str]:
         if obj is None:
             return ["merchant", "source", "label", "secret"]
-        return ["merchant", "source", "label", "hint", "created_at", "revoked_at"]
+        return ["merchant", "source", "label", "hint", "created_at", "last_used_at", "revoked_at"]
 
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any

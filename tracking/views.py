@@ -16,7 +16,11 @@ from django.views.decorators.http import require_POST
 from tracking.ingest import inbound_webhook_receive
 from tracking.models import WebhookSource
 from tracking.webhooks import SignatureError, WebhookRequest, verifier_for
-from tracking.webhooks.secrets import active_secrets, merchant_id_for_slug
+from tracking.webhooks.secrets import (
+    active_secrets,
+    merchant_id_for_slug,
+    webhook_secret_mark_used,
+)
 
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
@@ -47,6 +51,7 @@ def webhook_receive(request: HttpRequest, source: str, merchant_slug: str) -> Js
         identity = verifier_for(source).verify(verification, [s for _, s in secrets])
     except SignatureError as exc:
         return _error(401, "signature_invalid", str(exc))
+    webhook_secret_mark_used(secret_id=secrets[identity.secret_index][0])
     webhook_id, created = inbound_webhook_receive(
         merchant_id=merchant_id,
         source=source,

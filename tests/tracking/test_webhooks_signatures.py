@@ -177,3 +177,14 @@ def test_secret_is_encrypted_at_rest(merchant_a):
     row = webhook_secret_add(merchant=merchant_a, source="easypost", secret=SECRET)
     assert SECRET not in row.encrypted_secret
     assert row.hint == SECRET[-4:]
+
+
+@pytest.mark.usefixtures("_quiet_processing")
+def test_the_matching_secret_is_marked_used(client, merchant_a):
+    old = webhook_secret_add(merchant=merchant_a, source="aftership", secret=OLD_SECRET)
+    new = webhook_secret_add(merchant=merchant_a, source="aftership", secret=SECRET)
+    assert post(client, "aftership", BODY, aftership.sign(BODY, SECRET)).status_code == 202
+    old.refresh_from_db()
+    new.refresh_from_db()
+    assert old.last_used_at is None
+    assert new.last_used_at is not None

@@ -59,6 +59,7 @@ def forget_cached() -> None:
     with _cache_lock:
         _cache.clear()
         _merchants.clear()
+        _last_marked.clear()
 
 
 def merchant_id_for_slug(slug: str) -> int | None:
@@ -108,6 +109,21 @@ def webhook_secret_revoke(*, secret: WebhookSecret) -> WebhookSecret:
     secret.refresh_from_db()
     transaction.on_commit(forget_cached)
     return secret
+
+
+_last_marked: dict[int, float] = {}
+MARK_USED_EVERY_SECONDS = 60.0
+
+
+def webhook_secret_mark_used(*, secret_id: int) -> None:
+    """Record that a secret verified a request (at most once a minute per process), so ops can
+    see when a rotated-out secret stopped being used."""
+    now = time.monotonic()
+    with _cache_lock:
+        if now - _last_marked.get(secret_id, -MARK_USED_EVERY_SECONDS) < MARK_USED_EVERY_SECONDS:
+            return
+        _last_marked[secret_id] = now
+    WebhookSecret.objects.filter(pk=secret_id).update(last_used_at=timezone.now())
 
 
 def active_secrets(*, merchant_id: int, source: str) -> list[tuple[int, bytes]]:
