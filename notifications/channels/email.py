@@ -8,7 +8,11 @@ import hashlib
 import hmac
 import smtplib
 import socket
-from email.utils import formataddr
+from email import policy as email_policy
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import formataddr, formatdate, getaddresses
 from typing import Any
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
@@ -54,6 +58,54 @@ def classify_email_error(exc: Exception) -> Exception:
     return exc
 
 
+# compat32 with CRLF: what SMTP wants on the wire, and several times cheaper to build than the
+# modern policy. Headers stay on one line up to RFC 5322's 998 limit (DKIM-friendly, and a
+# List-Unsubscribe URL is never split).
+_SMTP_MIME = email_policy.compat32.clone(linesep="\r\n", max_line_length=998)
+_ADDRESS_HEADERS = ("From", "To", "Reply-To")
+
+
+def _encoded_addresses(values: list[str]) -> str:
+    return ", ".join(formataddr(pair, charset="utf-8") for pair in getaddresses(values))
+
+
+def _encoded_text(value: str) -> str | Header:
+    return value if value.isascii() else Header(value, "utf-8")
+
+
+class PlainMimeEmail(EmailMultiAlternatives):
+    """A text + HTML email whose MIME form is built with the compat32 email API.
+
+    Django's SMTP backend asks for `message()` and sends `as_bytes()`; the modern email policy
+    it uses by default costs ~3 ms per message in header parsing. ESP backends (anymail) read the
+    attributes instead and are unaffected. Anything beyond text + one HTML part falls back.
+    """
+
+    def message(self, *, policy: Any = None) -> Any:
+        if self.attachments or len(self.alternatives) > 1:
+            return super().message() if policy is None else super().message(policy=policy)
+        text = MIMEText(str(self.body), "plain", "utf-8", policy=_SMTP_MIME)
+        if self.alternatives:
+            msg: Any = MIMEMultipart("alternative", policy=_SMTP_MIME)
+            msg.attach(text)
+            content, _mimetype = self.alternatives[0]
+            msg.attach(MIMEText(str(content), "html", "utf-8", policy=_SMTP_MIME))
+        else:
+            msg = text
+        msg["Subject"] = _encoded_text(str(self.subject))
+        msg["From"] = _encoded_addresses([str(self.extra_headers.get("From", self.from_email))])
+        msg["To"] = _encoded_addresses([str(a) for a in self.to])
+        if self.reply_to:
+            msg["Reply-To"] = _encoded_addresses([str(a) for a in self.reply_to])
+        names = {name.lower() for name in self.extra_headers}
+        if "date" not in names:
+            msg["Date"] = formatdate(usegmt=True)
+        for name, value in self.extra_headers.items():
+            if name not in _ADDRESS_HEADERS:
+                msg[name] = _encoded_text(str(value))
+        return msg
+
+
 def message_id_header(message: OutgoingMessage, domain: str) -> str:
     """A Message-ID fixed per message: a resend of the same message is recognisably the same."""
     key = settings.SECRET_KEY.encode()
@@ -75,7 +127,7 @@ class EmailChannel:
         domain = from_address.rpartition("@")[2] or "localhost"
         headers = {"Message-ID": message_id_header(message, domain)}
         headers.update(dict(message.headers))
-        email = EmailMultiAlternatives(
+        email = PlainMimeEmail(
             subject=message.subject,
             body=message.body_text,
             from_email=from_email,

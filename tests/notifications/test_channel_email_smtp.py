@@ -106,3 +106,40 @@ def test_email_round_trip_has_unsubscribe_headers_and_both_parts(
     )
     assert "Aurora Outfitters" in html
     assert Message.objects.count() == 1
+
+
+def test_japanese_subject_and_sender_name_survive_the_wire(
+    smtp_server, merchant_b, shopper, notice, django_capture_on_commit_callbacks
+):
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    merchant_b.email_from_name = "オーロラ アウトフィッターズ"
+    merchant_b.email_from_address = "hello@aurora.example.jp"
+    merchant_b.save()
+    TriggerToggle.objects.create(
+        merchant=merchant_b, trigger="delivered", channel=Channel.PUSH, enabled=False
+    )
+    hanako = type(shopper)(**{**shopper.__dict__, "name": "山田 花子", "language": "ja"})
+    with (
+        time_machine.travel(datetime(2026, 11, 24, 3, 0, tzinfo=UTC), tick=True),  # 12:00 Tokyo
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        notification_enqueue(
+            merchant=merchant_b,
+            trigger="delivered",
+            recipient=hanako,
+            context=notice.__class__(**{**notice.__dict__, "destination_time_zone": "Asia/Tokyo"}),
+            event_id="e1",
+        )
+    (_, _, raw) = smtp_server.received[0]
+    head = raw.split(b"\r\n\r\n", 1)[0]
+    assert head.isascii()
+    parsed = email.message_from_bytes(raw, policy=policy.default)
+    assert parsed["Subject"] == "山田 花子様、Merino crew sockをお届けしました"
+    assert parsed["From"].addresses[0].display_name == "オーロラ アウトフィッターズ"
+    assert parsed["From"].addresses[0].addr_spec == "hello@aurora.example.jp"
+    html = parsed.get_body(preferencelist=("html",)).get_content()
+    assert "お届けしました" in html
+    assert '<html lang="ja">' in html
