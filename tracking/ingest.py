@@ -359,6 +359,11 @@ def _process_tracking(hooks: Sequence[InboundWebhook]) -> BatchOutcome:
                 state=InboundWebhookState.DUPLICATE, processed_at=timezone.now()
             )
             outcome.duplicate += 1
+        except DatabaseError:
+            raise
+        except Exception as exc:  # a bug met by odd input: keep it visible, don't loop on it
+            logger.exception("inbound webhook %s: unexpected error while parsing", hook.pk)
+            outcome.add(_fail(hook, f"unexpected error while parsing: {exc!r}"))
     _resolve_shipments(prepared)
     matched: list[_Prepared] = []
     for item in prepared:
@@ -441,6 +446,11 @@ def _process_store(hook: InboundWebhook) -> BatchOutcome:
             )
     except (IngestError, ShopifyPayloadError, DomainError, CarrierParseError) as exc:
         return _fail(hook, _describe(exc))
+    except DatabaseError:
+        raise
+    except Exception as exc:  # a bug met by odd input: keep it visible, don't loop on it
+        logger.exception("inbound webhook %s: unexpected error", hook.pk)
+        return _fail(hook, f"unexpected error: {exc!r}")
     return BatchOutcome(
         processed=int(result.changed),
         duplicate=int(not result.changed),
@@ -476,12 +486,22 @@ def inbound_webhook_replay(*, webhook: InboundWebhook) -> InboundWebhook:
     return webhook
 
 
+MAX_ATTEMPTS = 5
+
+
 def webhooks_release_stuck() -> int:
-    """Return rows claimed by a worker that died (claimed too long ago) to the queue."""
+    """Return rows claimed by a worker that died (claimed too long ago) to the queue; a row that
+    keeps killing its worker is failed after MAX_ATTEMPTS claims instead."""
     cutoff = timezone.now() - settings.TRACKING_WEBHOOK_STUCK_AFTER
-    return InboundWebhook.objects.filter(
+    stuck = InboundWebhook.objects.filter(
         state=InboundWebhookState.PROCESSING, claimed_at__lt=cutoff
-    ).update(state=InboundWebhookState.RECEIVED)
+    )
+    stuck.filter(attempts__gte=MAX_ATTEMPTS).update(
+        state=InboundWebhookState.FAILED,
+        error=f"gave up after {MAX_ATTEMPTS} attempts that never finished (worker lost)",
+        processed_at=timezone.now(),
+    )
+    return stuck.update(state=InboundWebhookState.RECEIVED)
 
 
 def webhooks_waiting() -> bool:

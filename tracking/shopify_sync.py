@@ -62,6 +62,14 @@ def _money(data: Mapping[str, Any], key: str, default: str = "0") -> Decimal:
         raise ShopifyPayloadError(f"{key} is not an amount: {raw!r}") from exc
 
 
+def _count(data: Mapping[str, Any], key: str, where: str) -> int:
+    raw = data.get(key) or 0
+    try:
+        return int(raw)
+    except (TypeError, ValueError) as exc:
+        raise ShopifyPayloadError(f"{where}.{key} is not a whole number: {raw!r}") from exc
+
+
 def _time(data: Mapping[str, Any], key: str) -> datetime:
     raw = _text(data, key)
     try:
@@ -104,7 +112,7 @@ def order_input_from_shopify(order: Mapping[str, Any]) -> OrderInput:
             OrderLineInput(
                 external_id=line_id,
                 sku=sku,
-                quantity=int(line.get("quantity") or 0),
+                quantity=_count(line, "quantity", f"line_items.{i}"),
                 unit_price=_money(line, "price"),
                 title=_text(line, "title") or _text(line, "name") or sku,
             )
@@ -182,7 +190,7 @@ def _fulfillment_lines(
     for raw in fulfillment.get("line_items") or []:
         line = _obj(raw)
         order_line = by_external.get(_text(line, "id"))
-        quantity = int(line.get("quantity") or 0)
+        quantity = _count(line, "quantity", "fulfillment.line_items")
         if order_line is not None and quantity > 0:
             wanted.append((order_line, quantity))
     return wanted

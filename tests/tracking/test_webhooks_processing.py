@@ -296,3 +296,43 @@ def test_processing_requests_are_debounced_with_a_trailing_run(settings, monkeyp
         cache.delete(ingest.PROCESSING_PENDING_KEY)  # the window's key has expired
         ingest.schedule_processing()
     assert len(sent) == 4
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_webhook_that_keeps_losing_its_worker_is_failed_not_retried_forever(client, shipment):
+    from tracking.ingest import MAX_ATTEMPTS
+
+    InboundWebhook.objects.create(
+        merchant=shipment.merchant,
+        source="generic",
+        unique_key="evt-poison",
+        body=b"{}",
+        state=InboundWebhookState.PROCESSING,
+        attempts=MAX_ATTEMPTS,
+        claimed_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+    assert webhooks_release_stuck() == 0
+    hook = InboundWebhook.objects.get()
+    assert hook.state == InboundWebhookState.FAILED
+    assert "gave up after" in hook.error
+
+
+@pytest.mark.django_db(transaction=True)
+def test_non_numeric_shopify_quantity_fails_with_the_field_named(client, merchant_a):
+    from tracking.webhooks import shopify
+
+    webhook_secret_add(merchant=merchant_a, source="shopify", secret=SECRET)
+    body = json.dumps(
+        {
+            "id": 1,
+            "name": "#1",
+            "created_at": "2026-11-20T10:00:00+00:00",
+            "currency": "USD",
+            "line_items": [{"id": 5, "sku": "A", "quantity": "many", "price": "1"}],
+        }
+    ).encode()
+    headers = shopify.sign(body, SECRET, topic="orders/create", webhook_id="wh-odd")
+    assert send(client, body, source="shopify", headers=headers).status_code == 202
+    hook = InboundWebhook.objects.get()
+    assert hook.state == InboundWebhookState.FAILED
+    assert hook.error == "line_items.0.quantity is not a whole number: 'many'"
