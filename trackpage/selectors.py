@@ -17,7 +17,7 @@ from django.db.models import Count, Prefetch, Q, Sum
 from django.db.models.query import prefetch_related_objects
 from django.utils import timezone
 
-from commerce.models import Order, OrderLine, Product
+from commerce.models import Order, OrderLine
 from postpurchase.errors import NotFoundError
 from postpurchase.models import Merchant
 from tracking.models import Shipment, ShipmentLine, TrackingEvent
@@ -214,23 +214,33 @@ def recommendations(*, order: Order, limit: int = RECOMMENDATIONS) -> list[Recom
     cached = cache.get(key)
     if cached is not None:
         return [Recommendation(**row) for row in cached]
-    chosen = _recommended_product_ids(order=order, limit=limit)
-    products = Product.objects.in_bulk(chosen)
-    result = [
-        Recommendation(
-            title=p.title,
-            url=p.url,
-            image_url=p.image_url,
-            price=str(p.price),
-            currency=p.currency,
-        )
-        for p in (products[pk] for pk in chosen if pk in products)
-    ]
+    result = _recommended(order=order, limit=limit)
     cache.set(key, [r.__dict__ for r in result], RECOMMENDATIONS_TTL)
     return result
 
 
-def _recommended_product_ids(*, order: Order, limit: int) -> list[int]:
+_PRODUCT_COLUMNS = (
+    "product_id",
+    "product__title",
+    "product__url",
+    "product__image_url",
+    "product__price",
+    "product__currency",
+)
+
+
+def _as_recommendation(row: dict[str, Any]) -> Recommendation:
+    return Recommendation(
+        title=row["product__title"],
+        url=row["product__url"],
+        image_url=row["product__image_url"],
+        price=str(row["product__price"]),
+        currency=row["product__currency"],
+    )
+
+
+def _recommended(*, order: Order, limit: int) -> list[Recommendation]:
+    """One query for the bought-together products (with their details), one more to top up."""
     basket = OrderLine.objects.filter(order=order, product__isnull=False)
     already_bought = OrderLine.objects.filter(
         merchant_id=order.merchant_id, order__customer_id=order.customer_id, product__isnull=False
@@ -241,24 +251,22 @@ def _recommended_product_ids(*, order: Order, limit: int) -> list[int]:
         .filter(product__in_stock=True)
         .exclude(product__url="")
     )
-    together = (
+    together = list(
         candidates.filter(order__lines__product_id__in=basket.values("product_id"))
-        .values("product_id")
+        .values(*_PRODUCT_COLUMNS)
         .annotate(orders=Count("order_id", distinct=True))
         .order_by("-orders", "product_id")[:limit]
     )
-    chosen = [row["product_id"] for row in together]
-    if len(chosen) < limit:
-        best_sellers = (
+    if len(together) < limit:
+        together += list(
             candidates.filter(product__category__in=basket.values("product__category"))
             .exclude(product__category="")
-            .exclude(product_id__in=chosen)
-            .values("product_id")
+            .exclude(product_id__in=[row["product_id"] for row in together])
+            .values(*_PRODUCT_COLUMNS)
             .annotate(sold=Sum("quantity"))
-            .order_by("-sold", "product_id")[: limit - len(chosen)]
+            .order_by("-sold", "product_id")[: limit - len(together)]
         )
-        chosen += [row["product_id"] for row in best_sellers]
-    return chosen
+    return [_as_recommendation(row) for row in together]
 
 
 def is_moving(page: TrackingPage) -> bool:
