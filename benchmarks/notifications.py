@@ -12,6 +12,8 @@ backend talking to an SMTP sink (aiosmtpd, a separate process on 127.0.0.1).
    the ledger rows), as a burst of outbox events does; each chunk's commit hands
    `notifications.messages_send` tasks (100 ids each) to Redis.
 2. W Celery workers (`--pool=solo`) claim the messages, re-check consent and send them over SMTP.
+   With W workers the burst is also enqueued by W producer processes (each a share), as W
+   worker processes would each run outbox handlers in production.
 3. The clock stops when every message is `sent`. Then the same burst is run again with W=2.
 
 Every fifth chunk is enqueued twice (a redelivered event) and every send task is published twice
@@ -40,6 +42,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 SINK_HASH = "bench:notifications:received"
+BENCH_MERCHANT = "bench-notify"
 
 
 def _free_port() -> int:
@@ -204,39 +207,102 @@ def _requests(run: str, count: int):  # type: ignore[no-untyped-def]
         )
 
 
-def _burst(merchant, count: int, workers: int, env, app, store) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _produce(merchant, requests, bar=None) -> None:  # type: ignore[no-untyped-def]
+    """Enqueue in chunks of 200; every fifth chunk twice, and its send tasks published twice."""
     from django.db import transaction
-    from tqdm import tqdm
 
-    from notifications.models import Message, MessageStatus
     from notifications.services import notifications_enqueue_many
     from notifications.tasks import messages_send
 
+    chunk = 200
+    for number, start in enumerate(range(0, len(requests), chunk)):
+        part = requests[start : start + chunk]
+        with transaction.atomic():
+            created = notifications_enqueue_many(merchant=merchant, requests=part)
+        ids = [m.pk for m in created]
+        if number % 5 == 0:  # a redelivered burst: no new messages
+            with transaction.atomic():
+                assert notifications_enqueue_many(merchant=merchant, requests=part) == []
+            for at in range(0, len(ids), 100):  # and retried send tasks
+                messages_send.delay(ids[at : at + 100])
+        if bar is not None:
+            bar.update(len(part))
+
+
+def run_producer(run: str, count: int, start: int, stop: int, broker_url: str) -> None:
+    """A second producer process: enqueue its slice of the burst when told to go."""
+    import django
+
+    django.setup()
+    import redis
+
+    from postpurchase.models import Merchant
+
+    store = redis.Redis.from_url(broker_url)
+    merchant = Merchant.objects.get(slug=BENCH_MERCHANT)
+    requests = list(_requests(run, count))[start:stop]
+    store.rpush(f"{SINK_HASH}:ready:{run}", 1)
+    store.blpop([f"{SINK_HASH}:go:{run}"], timeout=120)
+    _produce(merchant, requests)
+    store.rpush(f"{SINK_HASH}:done:{run}", 1)
+
+
+def _slices(count: int, parts: int) -> list[tuple[int, int]]:
+    size = -(-count // parts)
+    return [(at, min(at + size, count)) for at in range(0, count, size)]
+
+
+def _burst(merchant, count: int, workers: int, env, app, store) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    from tqdm import tqdm
+
+    from notifications.models import Message, MessageStatus
+
     run = uuid.uuid4().hex[:8]
     requests = list(_requests(run, count))
+    slices = _slices(count, workers)  # one producer per worker: each process enqueues a share
     processes = _start_workers(workers, env)
+    producers = [
+        subprocess.Popen(
+            [
+                sys.executable,
+                __file__,
+                "--produce",
+                "--run",
+                run,
+                "--messages",
+                str(count),
+                "--slice",
+                f"{a}:{b}",
+                "--broker-url",
+                env["CELERY_BROKER_URL"],
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        for a, b in slices[1:]
+    ]
     try:
         _wait_for_workers(app, workers)
+        for _ in producers:
+            if store.blpop([f"{SINK_HASH}:ready:{run}"], timeout=120) is None:
+                raise SystemExit("a producer process did not start")
         store.delete(SINK_HASH)
-        chunk = 200
         started = time.perf_counter()
+        if producers:
+            store.rpush(f"{SINK_HASH}:go:{run}", *([1] * len(producers)))
+        own = requests[slices[0][0] : slices[0][1]]
         with tqdm(
-            total=count,
-            desc=f"enqueue ({workers} worker{'s' if workers > 1 else ''})",
+            total=len(own),
+            desc=f"enqueue ({workers} worker{'s' if workers > 1 else ''}, own share)",
             unit="msg",
             file=sys.stderr,
         ) as bar:
-            for number, start in enumerate(range(0, count, chunk)):
-                part = requests[start : start + chunk]
-                with transaction.atomic():
-                    created = notifications_enqueue_many(merchant=merchant, requests=part)
-                ids = [m.pk for m in created]
-                if number % 5 == 0:  # a redelivered burst: no new messages
-                    with transaction.atomic():
-                        assert notifications_enqueue_many(merchant=merchant, requests=part) == []
-                    for at in range(0, len(ids), 100):  # and retried send tasks
-                        messages_send.delay(ids[at : at + 100])
-                bar.update(len(part))
+            _produce(merchant, own, bar)
+        for _ in producers:
+            if store.blpop([f"{SINK_HASH}:done:{run}"], timeout=600) is None:
+                raise SystemExit("a producer process did not finish")
         enqueued = time.perf_counter()
         sent = 0
         with tqdm(total=count, desc="sent", unit="msg", file=sys.stderr) as bar:
@@ -254,6 +320,11 @@ def _burst(merchant, count: int, workers: int, env, app, store) -> dict[str, flo
         received = {k: int(v) for k, v in store.hgetall(SINK_HASH).items()}
     finally:
         _stop(processes)
+        for producer in producers:
+            try:
+                producer.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                producer.kill()
     return {
         "messages_per_s": count / (finished - started),
         "enqueue_per_s": count / (enqueued - started),
@@ -295,9 +366,16 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="end with one JSON line")
     parser.add_argument("--sink", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, default=0, help=argparse.SUPPRESS)
+    parser.add_argument("--produce", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--run", default="", help=argparse.SUPPRESS)
+    parser.add_argument("--slice", default="0:0", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.sink:
         run_sink(args.port, args.broker_url)
+        return
+    if args.produce:
+        start, stop = (int(x) for x in args.slice.split(":"))
+        run_producer(args.run, args.messages, start, stop, args.broker_url)
         return
     if not args.database_url.startswith("postgres"):
         raise SystemExit("this benchmark needs PostgreSQL: pass --database-url postgres://...")
@@ -338,7 +416,7 @@ def main() -> None:
         app.control.purge()
         results = {}
         for workers in (1, 2):
-            merchant = _prepare("bench-notify")
+            merchant = _prepare(BENCH_MERCHANT)
             results[workers] = _burst(merchant, args.messages, workers, env, app, store)
             print(
                 f"{workers} worker(s): {results[workers]['messages_per_s']:.0f} msg/s end to end, "
