@@ -11,8 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db import connection, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -147,35 +146,37 @@ def visitor_id(*, merchant: Merchant, cookie_value: str) -> str:
     ).hexdigest()[:32]
 
 
-def _relaxed_durability() -> None:
-    """A view counter may lose its last fraction of a second in a crash, so on PostgreSQL its
-    commit does not wait for the WAL flush (every page view is a write; this keeps it cheap)."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL synchronous_commit TO OFF")
-
-
 def page_view_record(*, order: Order, visitor: str, via: str) -> None:
     """Count one view of the order's page by the visitor (one row per visitor, a counter)."""
+    page_view_count(merchant_id=order.merchant_id, order_id=order.pk, visitor=visitor, via=via)
+
+
+def page_view_count(*, merchant_id: int, order_id: int, visitor: str, via: str) -> None:
+    """One statement, one round trip: insert the visitor's row or add one to its counter.
+
+    On PostgreSQL the commit does not wait for the WAL flush (`synchronous_commit` off for this
+    transaction only, set inside the same statement): a view counter may lose its last fraction
+    of a second in a crash, and every page view is a write, so it is kept cheap.
+    """
+    table = connection.ops.quote_name(PageView._meta.db_table)
     now = timezone.now()
-    rows = PageView.objects.filter(order=order, visitor=visitor)
-    with transaction.atomic():
-        _relaxed_durability()
-        if rows.update(views=F("views") + 1, last_viewed_at=now):
-            return
-    try:
-        with transaction.atomic():
-            _relaxed_durability()
-            PageView.objects.create(
-                merchant_id=order.merchant_id,
-                order=order,
-                visitor=visitor,
-                via=via,
-                first_viewed_at=now,
-                last_viewed_at=now,
-            )
-    except IntegrityError:  # the same visitor's parallel request created it first
-        rows.update(views=F("views") + 1, last_viewed_at=now)
+    relaxed = connection.vendor == "postgresql"
+    source = (
+        "SELECT %s, %s, %s, %s, 1, %s, %s "
+        "FROM (SELECT set_config('synchronous_commit', 'off', true)) AS cfg"
+        if relaxed
+        else "VALUES (%s, %s, %s, %s, 1, %s, %s)"
+    )
+    sql = (
+        f"INSERT INTO {table} (merchant_id, order_id, visitor, via, views, first_viewed_at, "
+        f"last_viewed_at) {source} "
+        f"ON CONFLICT (order_id, visitor) DO UPDATE SET views = {table}.views + 1, "
+        "last_viewed_at = EXCLUDED.last_viewed_at"
+    )
+    field = PageView._meta.get_field("last_viewed_at")
+    stamp = field.get_db_prep_value(now, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [merchant_id, order_id, visitor, via, stamp, stamp])
 
 
 def link_click_record(*, merchant: Merchant, target: GoTarget, visitor: str) -> LinkClick | None:
