@@ -1,8 +1,12 @@
 """From raw tier quantiles to what the shopper sees: a calibrated P10-P90 window, a central date
 and a promise date chosen to hit the on-time target, all in whole days.
 
-Shifts are fitted on a held-out, earlier stretch of time (conformalised quantile regression), on
-the same whole-day rounding the dates use, so the measured on-time rate is the one promised.
+Shifts are fitted on a held-out, recent stretch of time (conformalised quantile regression), on
+the same whole-day rounding the dates use, so the measured on-time rate is the one promised. The
+stretch is recent, so some of its parcels are still travelling: each share "delivered by its own
+bound" is a weighted Kaplan-Meier estimate in which an undelivered parcel counts as late once its
+bound has passed and as censored (it takes at least its age) before that, rather than as late for
+sure, which would pad every promise, or as absent, which would keep only the fast ones.
 """
 
 from __future__ import annotations
@@ -69,22 +73,47 @@ def apply(calibration: Calibration, raw: np.ndarray) -> DayWindow:
     return DayWindow(p10=p10, p50=p50, p90=p90, promise=promise)
 
 
-def _weighted_share(hit: np.ndarray, weight: np.ndarray) -> float:
-    return float((hit * weight).sum() / weight.sum())
+def share_by(
+    bound: np.ndarray, duration: np.ndarray, observed: np.ndarray, weight: np.ndarray
+) -> float:
+    """Censoring-aware weighted share of rows delivered by their own `bound` (whole days).
+
+    `duration` is the delivery time of an observed row and the age (a lower bound: it takes at
+    least that long) of a row still in flight. Kaplan-Meier on the lateness `duration - bound`:
+    a row in flight whose bound has passed is late for sure; one whose bound is still ahead
+    leaves the risk set, its weight shared among the rows like it. Without censoring this is the
+    plain weighted share.
+    """
+    lateness = duration - bound
+    events = observed & (lateness <= 0)
+    if not events.any():
+        return 0.0
+    survival = 1.0
+    for u in np.unique(lateness[events]):
+        at_risk = weight[lateness >= u].sum()
+        happened = weight[events & (lateness == u)].sum()
+        if at_risk > 0:
+            survival *= 1.0 - happened / at_risk
+    return float(1.0 - survival)
 
 
-def _smallest_shift(base: np.ndarray, y: np.ndarray, weight: np.ndarray, target: float) -> float:
+def _smallest_shift(
+    base: np.ndarray, duration: np.ndarray, observed: np.ndarray, weight: np.ndarray, target: float
+) -> float:
     """The smallest shift s with share(y <= round(base + s)) >= target."""
     for shift in SHIFT_GRID:
-        if _weighted_share(y <= _days(base + shift), weight) >= target:
+        if share_by(_days(base + shift), duration, observed, weight) >= target:
             return float(shift)
     return float(SHIFT_GRID[-1])
 
 
-def _largest_shift(base: np.ndarray, y: np.ndarray, weight: np.ndarray, target: float) -> float:
+def _largest_shift(
+    base: np.ndarray, duration: np.ndarray, observed: np.ndarray, weight: np.ndarray, target: float
+) -> float:
     """The smallest s with share(y >= round(base - s)) >= target (lower edge of the window)."""
     for shift in SHIFT_GRID:
-        if _weighted_share(y >= _days(base - shift), weight) >= target:
+        early = share_by(_days(base - shift) - 1.0, duration, observed, weight)
+        if 1.0 - early >= target:
             return float(shift)
     return float(SHIFT_GRID[-1])
 
@@ -94,34 +123,37 @@ def fit(
     y: np.ndarray,
     *,
     weight: np.ndarray | None = None,
+    age: np.ndarray | None = None,
     on_time_target: float = 0.9,
     coverage_target: float = 0.8,
 ) -> Calibration:
-    """Fit shifts on held-out rows; `y` is +inf for a row still undelivered (late for sure)."""
+    """Fit shifts on held-out rows. `y` is NaN or +inf for a row still undelivered; `age` (whole
+    days it has been travelling) makes such a row censored at its age, and without it the row is
+    late for sure."""
     if len(y) < MIN_CALIBRATION_ROWS:
         return Calibration(on_time_target=on_time_target, coverage_target=coverage_target)
     raw = ordered(raw)
-    weight = np.ones(len(y)) if weight is None else weight
+    weight = np.ones(len(y)) if weight is None else np.asarray(weight, dtype=float)
+    observed = np.isfinite(y)
+    if age is None:
+        duration = np.where(observed, y, np.inf)
+    else:
+        duration = np.where(observed, y, np.asarray(age, dtype=float))
     tail = (1.0 + coverage_target) / 2.0
-    finite = np.isfinite(y)
-    residual = y[finite] - raw[finite, 1]
-    order = np.argsort(residual)
-    cumulative = np.cumsum(weight[finite][order]) / weight[finite].sum()
-    central = float(np.round(residual[order][np.searchsorted(cumulative, 0.5)] * 4) / 4)
     calibration = Calibration(
-        lower_shift=_largest_shift(raw[:, 0], y, weight, tail),
-        central_shift=central,
-        upper_shift=_smallest_shift(raw[:, 2], y, weight, tail),
-        promise_shift=_smallest_shift(raw[:, 2], y, weight, on_time_target),
+        lower_shift=_largest_shift(raw[:, 0], duration, observed, weight, tail),
+        central_shift=_smallest_shift(raw[:, 1], duration, observed, weight, 0.5),
+        upper_shift=_smallest_shift(raw[:, 2], duration, observed, weight, tail),
+        promise_shift=_smallest_shift(raw[:, 2], duration, observed, weight, on_time_target),
         on_time_target=on_time_target,
         coverage_target=coverage_target,
         n=len(y),
     )
     window = apply(calibration, raw)
     reliability = [
-        (round(1 - tail, 3), _weighted_share(y <= window.p10, weight)),
-        (0.5, _weighted_share(y <= window.p50, weight)),
-        (round(tail, 3), _weighted_share(y <= window.p90, weight)),
-        (on_time_target, _weighted_share(y <= window.promise, weight)),
+        (round(1 - tail, 3), share_by(window.p10, duration, observed, weight)),
+        (0.5, share_by(window.p50, duration, observed, weight)),
+        (round(tail, 3), share_by(window.p90, duration, observed, weight)),
+        (on_time_target, share_by(window.promise, duration, observed, weight)),
     ]
     return Calibration(**{**calibration.to_json(), "reliability": reliability})  # type: ignore[arg-type]

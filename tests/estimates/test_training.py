@@ -182,3 +182,47 @@ def test_features_for_a_merchant_without_history_are_missing_not_an_error() -> N
     features = build_features(HistoryIndex(empty_history()), query, stage="purchase", schema=schema)
     assert np.isnan(features["lane_p50"].iloc[0])
     assert features["seller_orders_30d"].iloc[0] == 0
+
+
+def test_the_tier_that_keeps_the_promise_with_less_padding_is_chosen() -> None:
+    # Both keep the on-time target; the sharper one wins even with a slightly worse P50.
+    padded = {
+        "mae_p50_days": 4.1,
+        "promise_on_time": 0.94,
+        "promise_padding_days": 10.7,
+        "p10_p90_coverage": 0.87,
+    }
+    sharp = {
+        "mae_p50_days": 4.2,
+        "promise_on_time": 0.91,
+        "promise_padding_days": 9.0,
+        "p10_p90_coverage": 0.82,
+    }
+    assert tier_score(sharp) < tier_score(padded)
+    # A window outside 80 % +- 5 costs more the further it is.
+    wide = {**sharp, "p10_p90_coverage": 0.95}
+    assert tier_score(sharp) < tier_score({**sharp, "p10_p90_coverage": 0.88}) < tier_score(wide)
+
+
+def test_in_flight_orders_past_their_promise_count_as_late_in_a_replay() -> None:
+    day = pd.Timestamp("2024-05-01")
+    predictions = pd.DataFrame(
+        {
+            "p10": [day] * 4,
+            "p50": [day + pd.Timedelta(days=3)] * 4,
+            "p90": [day + pd.Timedelta(days=6)] * 4,
+            "promise": [day + pd.Timedelta(days=6)] * 4,
+            # Two delivered on time; one in flight past its promise; one in flight, promise ahead.
+            "actual": [day + pd.Timedelta(days=2), day + pd.Timedelta(days=4), pd.NaT, pd.NaT],
+        }
+    )
+    predictions.loc[2, "promise"] = day + pd.Timedelta(days=5)
+    predictions.loc[2, "p90"] = day + pd.Timedelta(days=5)
+    replay = date_metrics(predictions, censored_at=day + pd.Timedelta(days=6))
+    assert replay["n"] == 2
+    assert replay["n_in_flight_late"] == 1
+    assert replay["promise_on_time"] == pytest.approx(2 / 3)
+    assert replay["p10_p90_coverage"] == pytest.approx(2 / 3)
+    assert replay["mae_p50_days"] == pytest.approx(1.0)
+    # Without the replay moment the in-flight orders are simply not judged.
+    assert date_metrics(predictions)["promise_on_time"] == 1.0
