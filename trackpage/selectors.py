@@ -10,12 +10,15 @@ calls only when the fragment is not in the cache.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from django.core.cache import cache
+from django.db import connection
 from django.db.models import Count, Prefetch, Q, Sum
 from django.db.models.query import prefetch_related_objects
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from commerce.models import Order, OrderLine
 from postpurchase.errors import NotFoundError
@@ -23,7 +26,7 @@ from postpurchase.models import Merchant
 from tracking.models import Shipment, ShipmentLine, TrackingEvent
 from trackpage.errors import TrackPageErrorCode
 from trackpage.links import PageRef, RefKind
-from trackpage.models import MerchantPageBlock
+from trackpage.models import DeliveryRating, MerchantPageBlock, TrackingLinkRevocation
 
 RECOMMENDATIONS = 4
 RECOMMENDATIONS_TTL = 15 * 60
@@ -72,10 +75,27 @@ class TrackingPage:
     @property
     def version(self) -> str:
         """Changes whenever anything shown in the shipments fragment changes."""
-        parts = [f"{s.pk}.{s.updated_at.timestamp():.6f}" for s in self.shipments if s.updated_at]
-        if self.order is not None:
-            parts.append(f"o{self.order.updated_at.timestamp():.6f}")
-        return "-".join(parts) or "empty"
+        return _version(
+            [(s.pk, s.updated_at) for s in self.shipments],
+            self.order.updated_at if self.order is not None else None,
+        )
+
+    def head(self) -> PageHead:
+        """The page's cache identity, from the loaded objects (the same as `page_head`'s)."""
+        assert self.order is not None
+        ratings = []
+        for shipment in self.shipments:
+            rating = getattr(shipment, "rating", None)
+            if rating is not None:
+                ratings.append((rating.pk, rating.updated_at))
+        return PageHead(
+            order_id=self.order.pk,
+            version=self.version,
+            ratings=_version(ratings, None),
+            customer_zone=self.order.customer.time_zone if self.order.customer_id else "",
+            moving=is_moving(self),
+            revoked_before=None,
+        )
 
     def timeline_load(self) -> None:
         """Events (newest first), carried and unshipped items: three queries in all."""
@@ -107,6 +127,75 @@ class TrackingPage:
             if not self.status_only:
                 card.items = [_item(sl.order_line, sl.quantity) for sl in card.shipment.carried]  # type: ignore[attr-defined]
         self.timeline_loaded = True
+
+
+def _version(stamps: list[tuple[int, Any]], order_updated_at: datetime | None) -> str:
+    parts = [f"{pk}.{_aware(at).timestamp():.6f}" for pk, at in stamps if at]
+    if order_updated_at is not None:
+        parts.append(f"o{_aware(order_updated_at).timestamp():.6f}")
+    return "-".join(parts) or "empty"
+
+
+def _aware(value: Any) -> datetime:
+    """A raw cursor's timestamp (aware on PostgreSQL, naive UTC or text on SQLite), made aware."""
+    if isinstance(value, str):
+        value = parse_datetime(value)
+    assert isinstance(value, datetime)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class PageHead:
+    """What the whole rendered page depends on besides the merchant, language and day: enough to
+    key its cache and to refuse a revoked link without loading the page."""
+
+    order_id: int
+    version: str  # shipments' and order's updated_at, as TrackingPage.version
+    ratings: str  # the shipments' ratings (pk and updated_at)
+    customer_zone: str  # an input of the destination time zone not covered by `version`
+    moving: bool
+    revoked_before: datetime | None
+
+
+_FINAL = frozenset({"delivered", "returned_to_sender", "cancelled", "expired"})
+
+
+def page_head(*, merchant: Merchant, ref: PageRef) -> PageHead | None:
+    """The head of a shipment link's page in one indexed query (public_id, then the order's
+    shipments by order_id); None for an order link (the caller loads the page instead)."""
+    if ref.kind is not RefKind.SHIPMENT:
+        return None
+    q = connection.ops.quote_name
+    shipment, order = q(Shipment._meta.db_table), q(Order._meta.db_table)
+    customer = q(Order._meta.get_field("customer").related_model._meta.db_table)
+    rating, revocation = q(DeliveryRating._meta.db_table), q(TrackingLinkRevocation._meta.db_table)
+    # Only table names from the models are formatted in.
+    sql = (
+        "SELECT s.id, s.updated_at, s.status, o.id, o.updated_at, c.time_zone, r.id, "  # noqa: S608
+        "r.updated_at, lr.revoked_before "
+        f"FROM {shipment} anchor "
+        f"JOIN {order} o ON o.id = anchor.order_id AND o.merchant_id = anchor.merchant_id "
+        f"JOIN {shipment} s ON s.order_id = o.id AND s.merchant_id = anchor.merchant_id "
+        f"LEFT JOIN {customer} c ON c.id = o.customer_id "
+        f"LEFT JOIN {rating} r ON r.shipment_id = s.id "
+        f"LEFT JOIN {revocation} lr ON lr.order_id = o.id "
+        "WHERE anchor.public_id = %s AND anchor.merchant_id = %s "
+        "ORDER BY s.created_at, s.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [ref.value, merchant.pk])
+        rows = cursor.fetchall()
+    if not rows:
+        raise NotFoundError(TrackPageErrorCode.NOT_FOUND, NOT_FOUND)
+    first = rows[0]
+    return PageHead(
+        order_id=first[3],
+        version=_version([(row[0], row[1]) for row in rows], first[4]),
+        ratings=_version([(row[6], row[7]) for row in rows if row[6] is not None], None),
+        customer_zone=first[5] or "",
+        moving=any(row[2] not in _FINAL for row in rows),
+        revoked_before=_aware(first[8]) if first[8] is not None else None,
+    )
 
 
 def _item(line: OrderLine, quantity: int) -> Item:
@@ -271,5 +360,4 @@ def _recommended(*, order: Order, limit: int) -> list[Recommendation]:
 
 def is_moving(page: TrackingPage) -> bool:
     """Whether any shipment can still change (the page then polls for updates)."""
-    final = {"delivered", "returned_to_sender", "cancelled", "expired"}
-    return any(s.status not in final for s in page.shipments) or not page.shipments
+    return any(s.status not in _FINAL for s in page.shipments) or not page.shipments

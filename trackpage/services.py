@@ -120,7 +120,15 @@ def shipment_lookup(*, merchant: Merchant, tracking_number: str, client: str) ->
 def link_issued_allowed(*, order: Order, issued_at: datetime) -> None:
     """Refuse a link signed before the order's links were revoked."""
     revocation = getattr(order, "link_revocation", None)
-    if revocation is not None and issued_at < revocation.revoked_before:
+    link_issued_check(
+        revoked_before=revocation.revoked_before if revocation is not None else None,
+        issued_at=issued_at,
+    )
+
+
+def link_issued_check(*, revoked_before: datetime | None, issued_at: datetime) -> None:
+    """The same rule given the revocation time alone (`selectors.page_head` reads it)."""
+    if revoked_before is not None and issued_at < revoked_before:
         raise DomainError(TrackPageErrorCode.LINK_REVOKED, "This link is no longer valid.")
 
 

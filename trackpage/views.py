@@ -5,12 +5,14 @@ and render; the page's read model and rules live in selectors, services and pres
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -370,20 +372,81 @@ def _block_href(merchant: Merchant, order_number: str, href: str) -> str | None:
     return _go_url(merchant, url=href, kind=LinkKind.BLOCK, order_number=order_number)
 
 
+# The whole page is cached too, per (merchant, order, language, day, shipments' / order's /
+# ratings' versions, blocks): a change of any of them is a new key, so it shows at once. Each
+# response puts its own link token and CSRF token into the shared HTML.
+CSRF_SLOT = "csrf-slot-5be07a"
+
+
+def _merchant_signature(merchant: Merchant) -> str:
+    """Changes when anything of the (cached) merchant changes: branding, links, languages."""
+    values = [getattr(merchant, f.attname) for f in merchant._meta.concrete_fields]
+    return hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
+
+
+def _page_key(merchant: Merchant, head: selectors.PageHead, language: str) -> str:
+    blocks = [
+        (b.pk, b.updated_at.isoformat())
+        for b in selectors.page_blocks(merchant=merchant, language=language)
+    ]
+    identity = repr(
+        (
+            _merchant_signature(merchant),
+            language,
+            head.version,
+            head.ratings,
+            head.customer_zone,
+            head.moving,
+            timezone.localdate().isoformat(),
+            blocks,
+        )
+    )
+    digest = hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
+    return f"trackpage:page:{merchant.pk}:{head.order_id}:{digest}"
+
+
+def _personalise(request: HttpRequest, html: str, token: str) -> str:
+    html = html.replace(TOKEN_SLOT, token)
+    if CSRF_SLOT in html:
+        html = html.replace(CSRF_SLOT, get_token(request))
+    return html
+
+
 @require_GET
 def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
     merchant = _merchant(merchant_slug)
     language = _language(request, merchant)
+    tracking: TrackingPage | None = None
     try:
-        tracking, _ref = _load_page(merchant, token)
+        ref = links.page_token_read(merchant_slug=merchant.slug, token=token)
+        head = selectors.page_head(merchant=merchant, ref=ref)
+        if head is not None:
+            services.link_issued_check(revoked_before=head.revoked_before, issued_at=ref.issued_at)
+        else:
+            tracking, _ref = _load_page(merchant, token)
+            head = tracking.head()
     except DomainError as error:
         return _link_problem(request, merchant, language, error)
-    assert tracking.order is not None
     visitor, new_cookie = _visitor(request, merchant)
-    services.page_view_record(order=tracking.order, visitor=visitor, via="link")
-    context = _page_context(request, tracking, token=token, language=language)
-    context["rating_forms"] = _rating_forms(context["delivered"], request.GET.get("rated"))
-    response = render(request, "trackpage/page.html", context)
+    services.page_view_count(
+        merchant_id=merchant.pk, order_id=head.order_id, visitor=visitor, via="link"
+    )
+    rated = request.GET.get("rated")
+    key = _page_key(merchant, head, language)
+    html = None if rated else cache.get(key)
+    if html is None:
+        if tracking is None:
+            try:
+                tracking, _ref = _load_page(merchant, token)
+            except DomainError as error:  # changed since the head was read
+                return _link_problem(request, merchant, language, error)
+        context = _page_context(request, tracking, token=TOKEN_SLOT, language=language)
+        context["rating_forms"] = _rating_forms(context["delivered"], rated)
+        context["csrf_token"] = CSRF_SLOT
+        html = render_to_string("trackpage/page.html", context)
+        if not rated:
+            cache.set(key, html, settings.TRACKPAGE_FRAGMENT_TTL)
+    response = HttpResponse(_personalise(request, str(html), token))
     _set_visitor(response, new_cookie)
     return _finish(request, response, language)
 
