@@ -6,6 +6,12 @@ handler's effects commit together with its `HandlerRun` row marked done, so a ha
 once per event even when the event is dispatched twice. A failing handler is retried with backoff
 and parked for ops after `OUTBOX_HANDLER_MAX_ATTEMPTS`. `events_sweep` re-dispatches events left
 undispatched (broker down, process killed between commit and enqueue).
+
+`publish_many` is the batch form for paths that publish many events in one transaction (webhook
+batches, imports): one multi-row INSERT and one after-commit message to `events_dispatch_batch`,
+instead of an INSERT and a broker round trip per event. The guarantees are the same: the rows
+commit or roll back with the caller's transaction, each handler's run is recorded per event, and
+the sweeper finds whatever the message never delivered.
 """
 
 from __future__ import annotations
@@ -13,10 +19,11 @@ from __future__ import annotations
 import logging
 import random
 import traceback
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -76,6 +83,53 @@ def publish(
     return event
 
 
+@dataclass(frozen=True)
+class EventSpec:
+    """One domain event to publish with `publish_many`."""
+
+    merchant: Merchant
+    type: str
+    subject: str
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+
+# Ids per dispatch message: keeps a message small and a dispatch task well inside its time limit.
+DISPATCH_BATCH_SIZE = 500
+
+
+def publish_many(*, events: Sequence[EventSpec]) -> list[DomainEvent]:
+    """Record many domain events in the current transaction with one INSERT; after commit, one
+    message per `DISPATCH_BATCH_SIZE` events asks `events_dispatch_batch` to dispatch them."""
+    if not events:
+        return []
+    rows = [
+        DomainEvent(merchant=e.merchant, type=e.type, subject=e.subject, data=dict(e.data))
+        for e in events
+    ]
+    DomainEvent.objects.bulk_create(rows, batch_size=1000)
+    ids = [str(row.id) for row in rows]
+    for start in range(0, len(ids), DISPATCH_BATCH_SIZE):
+        chunk = ids[start : start + DISPATCH_BATCH_SIZE]
+        transaction.on_commit(partial(_enqueue_dispatch_batch, chunk), robust=True)
+    return rows
+
+
+def _enqueue_dispatch_batch(event_ids: list[str]) -> None:
+    from postpurchase.tasks import events_dispatch_batch
+
+    try:
+        events_dispatch_batch.delay(event_ids)
+    except Exception as exc:  # broker down: the sweeper will dispatch them later
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            raise
+        logger.warning(
+            "%s events (%s…) not enqueued (%s); the sweeper will dispatch them",
+            len(event_ids),
+            event_ids[0],
+            exc,
+        )
+
+
 def _enqueue_dispatch(event_id: str) -> None:
     from postpurchase.tasks import events_dispatch
 
@@ -99,6 +153,33 @@ def event_dispatch(*, event_id: str) -> bool:
             dispatched_at=timezone.now()
         )
     return settled
+
+
+def events_dispatch_many(*, event_ids: Sequence[str]) -> list[str]:
+    """Dispatch many events (oldest first), as `event_dispatch` does each; return the ids that
+    are not fully dispatched yet (a handler to retry later; the sweeper comes back for them)."""
+    events = list(
+        DomainEvent.objects.filter(pk__in=list(event_ids), dispatched_at__isnull=True).order_by(
+            "created_at", "pk"
+        )
+    )
+    if not events:
+        return []
+    DomainEvent.objects.filter(pk__in=[e.pk for e in events]).update(
+        dispatch_attempts=F("dispatch_attempts") + 1
+    )
+    settled: list[Any] = []
+    unsettled: list[str] = []
+    for event in events:
+        if all(_run_handler(event, handler) for handler in handlers_for(event.type)):
+            settled.append(event.pk)
+        else:
+            unsettled.append(str(event.pk))
+    if settled:
+        DomainEvent.objects.filter(pk__in=settled, dispatched_at__isnull=True).update(
+            dispatched_at=timezone.now()
+        )
+    return unsettled
 
 
 def _handler_run(event: DomainEvent, handler: RegisteredHandler) -> HandlerRun:

@@ -495,52 +495,58 @@ def shipment_event_data(shipment: Shipment) -> dict[str, object]:
     }
 
 
+def _status_specs(shipment: Shipment, change: _Change | None) -> list[outbox.EventSpec]:
+    """`shipment.status_changed` and its milestone event, when the status moved."""
+    if change is None:
+        return []
+    at = change.derived.current_event_at
+    data = {
+        **shipment_event_data(shipment),
+        "previous_status": change.before[0],
+        "occurred_at": at.isoformat() if at else None,
+    }
+    subject = f"shipment:{shipment.pk}"
+    specs = [outbox.EventSpec(shipment.merchant, STATUS_CHANGED, subject, data)]
+    milestone = MILESTONE_EVENTS.get(ShipmentStatus(shipment.status))
+    if milestone is not None:
+        specs.append(outbox.EventSpec(shipment.merchant, milestone, subject, data))
+    return specs
+
+
 def _publish(
     locked: dict[int, Shipment], new_rows: Sequence[TrackingEvent], changes: dict[int, _Change]
 ) -> None:
+    """Publish the batch's domain events with one INSERT and one dispatch message."""
     by_shipment: dict[int, list[TrackingEvent]] = defaultdict(list)
     for row in new_rows:
         by_shipment[row.shipment_id].append(row)
+    specs: list[outbox.EventSpec] = []
     for pk in sorted(by_shipment):
         shipment = locked[pk]
         rows = by_shipment[pk]
         etas = [r.estimated_delivery for r in rows if r.estimated_delivery is not None]
-        subject = f"shipment:{pk}"
-        data = shipment_event_data(shipment)
-        change = changes.get(pk)
-        if change is not None:
-            at = change.derived.current_event_at
-            status_data = {
-                **data,
-                "previous_status": change.before[0],
-                "occurred_at": at.isoformat() if at else None,
-            }
-            outbox.publish(
-                merchant=shipment.merchant, type=STATUS_CHANGED, subject=subject, data=status_data
-            )
-            milestone = MILESTONE_EVENTS.get(ShipmentStatus(shipment.status))
-            if milestone is not None:
-                outbox.publish(
-                    merchant=shipment.merchant, type=milestone, subject=subject, data=status_data
-                )
+        specs.extend(_status_specs(shipment, changes.get(pk)))
         latest = max(rows, key=lambda r: r.occurred_at)
-        outbox.publish(
-            merchant=shipment.merchant,
-            type=EVENTS_RECORDED,
-            subject=subject,
-            data={
-                **data,
-                "new_events": len(rows),
-                "latest_event_at": latest.occurred_at.isoformat(),
-                "latest_location": {
-                    "city": latest.city,
-                    "region": latest.region,
-                    "postcode": latest.postcode,
-                    "country": latest.country,
+        specs.append(
+            outbox.EventSpec(
+                merchant=shipment.merchant,
+                type=EVENTS_RECORDED,
+                subject=f"shipment:{pk}",
+                data={
+                    **shipment_event_data(shipment),
+                    "new_events": len(rows),
+                    "latest_event_at": latest.occurred_at.isoformat(),
+                    "latest_location": {
+                        "city": latest.city,
+                        "region": latest.region,
+                        "postcode": latest.postcode,
+                        "country": latest.country,
+                    },
+                    "carrier_estimated_delivery": max(etas).isoformat() if etas else None,
                 },
-                "carrier_estimated_delivery": max(etas).isoformat() if etas else None,
-            },
+            )
         )
+    outbox.publish_many(events=specs)
 
 
 def shipments_rederive(
@@ -575,35 +581,22 @@ def shipments_rederive(
 def _publish_rederived(
     locked: dict[int, Shipment], changes: dict[int, _Change], counts: dict[int, int]
 ) -> None:
+    specs: list[outbox.EventSpec] = []
     for pk, shipment in sorted(locked.items()):
-        subject = f"shipment:{pk}"
-        data = shipment_event_data(shipment)
-        change = changes.get(pk)
-        if change is not None:
-            at = change.derived.current_event_at
-            status_data = {
-                **data,
-                "previous_status": change.before[0],
-                "occurred_at": at.isoformat() if at else None,
-            }
-            outbox.publish(
-                merchant=shipment.merchant, type=STATUS_CHANGED, subject=subject, data=status_data
-            )
-            milestone = MILESTONE_EVENTS.get(ShipmentStatus(shipment.status))
-            if milestone is not None:
-                outbox.publish(
-                    merchant=shipment.merchant, type=milestone, subject=subject, data=status_data
-                )
+        specs.extend(_status_specs(shipment, changes.get(pk)))
         if counts.get(pk):
-            outbox.publish(
-                merchant=shipment.merchant,
-                type=EVENTS_RECORDED,
-                subject=subject,
-                data={
-                    **data,
-                    "new_events": counts[pk],
-                    "latest_event_at": shipment.last_event_at.isoformat()
-                    if shipment.last_event_at
-                    else None,
-                },
+            specs.append(
+                outbox.EventSpec(
+                    merchant=shipment.merchant,
+                    type=EVENTS_RECORDED,
+                    subject=f"shipment:{pk}",
+                    data={
+                        **shipment_event_data(shipment),
+                        "new_events": counts[pk],
+                        "latest_event_at": shipment.last_event_at.isoformat()
+                        if shipment.last_event_at
+                        else None,
+                    },
+                )
             )
+    outbox.publish_many(events=specs)

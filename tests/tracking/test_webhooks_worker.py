@@ -10,6 +10,7 @@ import json
 
 import pytest
 
+from postpurchase.models import DomainEvent, HandlerRun, HandlerRunState
 from tests.factories import ShipmentFactory
 from tests.integration.test_worker import Worker, _wait_for, web_side, worker
 from tracking.domain import ShipmentStatus
@@ -97,3 +98,12 @@ def test_burst_of_webhooks_is_processed_by_the_worker_with_nothing_lost(
     statuses = set(Shipment.objects.values_list("status", flat=True))
     assert statuses == {ShipmentStatus.DELIVERED}
     assert set(InboundWebhook.objects.values_list("attempts", flat=True)) == {1}
+    # The batches' domain events reach their handlers too (batch dispatch messages), and the
+    # worker is idle before the test's tables are flushed.
+    _wait_for(
+        "every domain event to be dispatched",
+        lambda: not DomainEvent.objects.filter(dispatched_at__isnull=True).exists(),
+        worker,
+        90.0,
+    )
+    assert not HandlerRun.objects.exclude(state=HandlerRunState.DONE).exists()
