@@ -8,6 +8,7 @@ import hashlib
 import hmac
 import smtplib
 import socket
+from concurrent.futures import ThreadPoolExecutor
 from email import policy as email_policy
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
@@ -106,6 +107,16 @@ class PlainMimeEmail(EmailMultiAlternatives):
         return msg
 
 
+EMAIL_MESSAGES_PER_CONNECTION = 20
+
+
+def connection_slices(count: int, connections: int) -> list[tuple[int, int]]:
+    """Split `count` messages into contiguous (start, stop) slices, one per connection."""
+    wanted = max(1, min(connections, count // EMAIL_MESSAGES_PER_CONNECTION))
+    size = -(-count // wanted) if count else 0
+    return [(start, min(start + size, count)) for start in range(0, count, size or 1)]
+
+
 def message_id_header(message: OutgoingMessage, domain: str) -> str:
     """A Message-ID fixed per message: a resend of the same message is recognisably the same."""
     key = settings.SECRET_KEY.encode()
@@ -149,6 +160,26 @@ class EmailChannel:
         return result
 
     def send_many(self, messages: list[OutgoingMessage]) -> list[SendResult | Exception]:
+        """Send a batch over up to NOTIFICATIONS_EMAIL_CONNECTIONS connections at once.
+
+        Each connection carries a contiguous slice of at least EMAIL_MESSAGES_PER_CONNECTION
+        messages, so a small batch uses one. An SMTP exchange is mostly waiting for the server's
+        replies; several connections overlap that wait. Results come back in input order.
+        """
+        slices = connection_slices(len(messages), settings.NOTIFICATIONS_EMAIL_CONNECTIONS)
+        if len(slices) <= 1:
+            return self._send_over_one_connection(messages)
+        with ThreadPoolExecutor(max_workers=len(slices), thread_name_prefix="email") as pool:
+            parts = list(
+                pool.map(
+                    lambda bounds: self._send_over_one_connection(messages[slice(*bounds)]), slices
+                )
+            )
+        return [result for part in parts for result in part]
+
+    def _send_over_one_connection(
+        self, messages: list[OutgoingMessage]
+    ) -> list[SendResult | Exception]:
         results: list[SendResult | Exception] = []
         try:
             connection = get_connection(fail_silently=False)

@@ -13,7 +13,12 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.handlers import Message as MessageHandler
 
 from notifications.models import Channel, Message, MessageStatus, TriggerToggle
-from notifications.services import notification_enqueue
+from notifications.sending import messages_send
+from notifications.services import (
+    NotificationRequest,
+    notification_enqueue,
+    notifications_enqueue_many,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -22,11 +27,20 @@ class _Collector(MessageHandler):
     def __init__(self) -> None:
         super().__init__()
         self.received: list[tuple[str, list[str], bytes]] = []
+        self.sessions: list[int] = []  # id of the SMTP session (connection) of each message
+        self.refuse: set[str] = set()
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
+        if address in self.refuse:
+            return "550 5.1.1 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
         self.received.append(
             (envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content)
         )
+        self.sessions.append(id(session))
         return "250 OK"
 
     def handle_message(self, message):  # type: ignore[no-untyped-def]  # unused: DATA above
@@ -143,3 +157,78 @@ def test_japanese_subject_and_sender_name_survive_the_wire(
     html = parsed.get_body(preferencelist=("html",)).get_content()
     assert "お届けしました" in html
     assert '<html lang="ja">' in html
+
+
+def _queued_emails(merchant, shopper, notice, count: int) -> list[Message]:  # type: ignore[no-untyped-def]
+    for channel in (Channel.SMS, Channel.PUSH):
+        TriggerToggle.objects.create(
+            merchant=merchant, trigger="delivered", channel=channel, enabled=False
+        )
+    requests = [
+        NotificationRequest(
+            trigger="delivered",
+            recipient=type(shopper)(**{**shopper.__dict__, "email": f"shopper{n}@example.com"}),
+            context=notice,
+            event_id=f"burst:{n}",
+        )
+        for n in range(count)
+    ]
+    # Not inside on-commit capture: the messages stay queued until sent below.
+    created = notifications_enqueue_many(merchant=merchant, requests=requests)
+    assert {m.status for m in created} == {MessageStatus.QUEUED}
+    return created
+
+
+def test_a_batch_goes_over_several_connections_each_message_once(
+    smtp_server, settings, merchant_a, shopper, notice, daytime
+):
+    settings.NOTIFICATIONS_EMAIL_CONNECTIONS = 3
+    created = _queued_emails(merchant_a, shopper, notice, 70)
+
+    summary = messages_send(message_ids=[m.pk for m in created])
+    assert summary.sent == 70
+
+    # Three connections of contiguous slices (24, 24, 22 messages), each message once.
+    assert len(set(smtp_server.sessions)) == 3
+    assert sorted(smtp_server.sessions.count(s) for s in set(smtp_server.sessions)) == [22, 24, 24]
+    recipients = [rcpt for _, (rcpt,), _ in smtp_server.received]
+    assert sorted(recipients) == sorted(f"shopper{n}@example.com" for n in range(70))
+    ids = [
+        email.message_from_bytes(raw, policy=policy.default)["Message-ID"]
+        for _, _, raw in smtp_server.received
+    ]
+    sent = Message.objects.filter(pk__in=[m.pk for m in created])
+    assert sorted(ids) == sorted(sent.values_list("provider_message_id", flat=True))
+    assert set(sent.values_list("status", flat=True)) == {MessageStatus.SENT}
+
+    # A duplicated task finds nothing left to claim: no second delivery.
+    assert messages_send(message_ids=[m.pk for m in created]).claimed == 0
+    assert len(smtp_server.received) == 70
+
+
+def test_a_refused_recipient_fails_alone_in_a_parallel_batch(
+    smtp_server, settings, merchant_a, shopper, notice, daytime
+):
+    settings.NOTIFICATIONS_EMAIL_CONNECTIONS = 2
+    smtp_server.refuse = {"shopper30@example.com"}
+    created = _queued_emails(merchant_a, shopper, notice, 40)
+
+    summary = messages_send(message_ids=[m.pk for m in created])
+
+    assert (summary.sent, summary.failed) == (39, 1)
+    assert len(set(smtp_server.sessions)) == 2
+    refused = Message.objects.get(to_address="shopper30@example.com")
+    assert refused.status == MessageStatus.FAILED
+    assert "recipient refused" in refused.status_reason
+    others = Message.objects.exclude(pk=refused.pk)
+    assert set(others.values_list("status", flat=True)) == {MessageStatus.SENT}
+
+
+def test_a_small_batch_uses_one_connection(
+    smtp_server, settings, merchant_a, shopper, notice, daytime
+):
+    settings.NOTIFICATIONS_EMAIL_CONNECTIONS = 4
+    created = _queued_emails(merchant_a, shopper, notice, 19)
+
+    assert messages_send(message_ids=[m.pk for m in created]).sent == 19
+    assert len(set(smtp_server.sessions)) == 1
