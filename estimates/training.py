@@ -151,7 +151,7 @@ def train(
     on_time_target: float = 0.9,
     coverage_target: float = 0.8,
 ) -> TrainedEstimator:
-    """Train one tier on what was known before `as_of`, calibrated on an earlier held-out stretch.
+    """Train one tier on what was known before `as_of`, calibrated on a recent held-out stretch.
 
     `features` may hold precomputed feature rows for the whole history (each row as of its own
     prediction day, so valid for any `as_of`); otherwise they are computed here.
