@@ -180,7 +180,9 @@ TRACKING_SHIPMENT_WINDOW = timedelta(days=env.int("TRACKING_SHIPMENT_WINDOW_DAYS
 TRACKING_POLL_NEAR_DELIVERY = timedelta(
     minutes=env.int("TRACKING_POLL_NEAR_DELIVERY_MINUTES", default=30)
 )
-TRACKING_POLL_IN_TRANSIT = timedelta(minutes=env.int("TRACKING_POLL_IN_TRANSIT_MINUTES", default=120))
+TRACKING_POLL_IN_TRANSIT = timedelta(
+    minutes=env.int("TRACKING_POLL_IN_TRANSIT_MINUTES", default=120)
+)
 TRACKING_POLL_AT_REST = timedelta(minutes=env.int("TRACKING_POLL_AT_REST_MINUTES", default=480))
 TRACKING_POLL_JITTER = env.float("TRACKING_POLL_JITTER", default=0.2)
 TRACKING_POLL_MAX_BACKOFF = timedelta(hours=env.int("TRACKING_POLL_MAX_BACKOFF_HOURS", default=24))
@@ -330,7 +332,7 @@ CELERY_BEAT_SCHEDULE.update(
 # --- Estimates: delivery dates (docs/estimates.md) -------------------------------------------
 # The share of shipments that should arrive by the promised date; the promise is set to hit it.
 ESTIMATES_ON_TIME_TARGET = env.float("ESTIMATES_ON_TIME_TARGET", default=0.9)
-# Where trained model artifacts (skops files) are also written; blank keeps them in the database only.
+# Where trained model artifacts (skops files) are also written; blank: in the database only.
 ESTIMATES_ARTIFACT_DIR = env.str("ESTIMATES_ARTIFACT_DIR", default=str(BASE_DIR / "var" / "models"))
 # How far back training reads delivered shipments.
 ESTIMATES_TRAINING_DAYS = env.int("ESTIMATES_TRAINING_DAYS", default=365)
@@ -355,9 +357,11 @@ TRACKPAGE_ATTRIBUTION_WINDOW = timedelta(days=env.int("TRACKPAGE_ATTRIBUTION_DAY
 TRACKPAGE_REFRESH_SECONDS = env.int("TRACKPAGE_REFRESH_SECONDS", default=60)
 TRACKPAGE_FRAGMENT_TTL = env.int("TRACKPAGE_FRAGMENT_TTL_SECONDS", default=600)
 # Hosts of the platform itself; any other allowed host is looked up as a merchant's custom domain.
-TRACKPAGE_PLATFORM_HOSTS = env.list(
-    "TRACKPAGE_PLATFORM_HOSTS", default=["localhost", "127.0.0.1", "::1", "testserver"]
-) + [(NOTIFICATIONS_BASE_URL.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0])]
+_NOTIFICATIONS_HOST = NOTIFICATIONS_BASE_URL.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
+TRACKPAGE_PLATFORM_HOSTS = [
+    *env.list("TRACKPAGE_PLATFORM_HOSTS", default=["localhost", "127.0.0.1", "::1", "testserver"]),
+    _NOTIFICATIONS_HOST,
+]
 
 # --- Security -------------------------------------------------------------------------------
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
