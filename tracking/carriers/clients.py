@@ -15,6 +15,7 @@ Base URLs, credentials and budgets come from settings (`CARRIER_API_BASE_URLS`,
 from __future__ import annotations
 
 import hashlib
+import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -176,9 +177,11 @@ class OAuthClient(CarrierClient):
 
     def access_token(self) -> str:
         """A valid bearer token, from the cache or freshly granted."""
-        token = cache.get(self._token_key())
-        if token:
-            return str(token)
+        # The expiry travels with the token and is checked here, so renewal does not depend on
+        # the cache backend's own clock (Redis expires keys by its wall time, not ours).
+        cached = cache.get(self._token_key())
+        if isinstance(cached, dict) and cached.get("expires_at", 0) > time.time():
+            return str(cached["token"])
         response = self.request(
             method="POST", url=f"{self.base_url}{self.oauth_path}", **self.token_request()
         )
@@ -192,7 +195,12 @@ class OAuthClient(CarrierClient):
             lifetime = int(grant.get("expires_in", 3600))
         except (ValueError, KeyError, TypeError):
             raise PermanentIntegrationError(f"{self.carrier}: unreadable token answer") from None
-        cache.set(self._token_key(), token, timeout=max(1, lifetime - TOKEN_EXPIRY_MARGIN_SECONDS))
+        usable_for = max(1, lifetime - TOKEN_EXPIRY_MARGIN_SECONDS)
+        cache.set(
+            self._token_key(),
+            {"token": token, "expires_at": time.time() + usable_for},
+            timeout=usable_for,
+        )
         return token
 
     def auth_headers(self) -> dict[str, str]:
