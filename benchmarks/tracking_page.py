@@ -11,10 +11,12 @@ Redis (default rediscache://127.0.0.1:6379/4, flushed; `--cache-url locmemcache:
    Written with COPY, so 100,000 shipments and 1,000,000 events take a minute or two.
 2. **Queries**: one page rendered in-process with the cache empty and again warm; the counts are
    `queries_per_page` and `queries_per_page_cached`.
-3. **Throughput**: gunicorn (sync workers) on loopback serves the project plus `/bench/bare/`
-   (benchmarks/tracking_page_urls.py). A separate load process runs `--concurrency` closed-loop
-   clients for `--duration` s against the bare view, then against tracking pages of `--pages`
-   random shipments (each client keeps its own visitor cookie, as a returning shopper does).
+3. **Throughput**: gunicorn (`--gunicorn-workers` sync workers, or gthread with
+   `--gunicorn-threads`; config in benchmarks/tracking_page_gunicorn.py) on loopback serves the
+   project plus `/bench/bare/` (benchmarks/tracking_page_urls.py). A separate load process runs
+   `--concurrency` closed-loop clients for `--duration` s against the bare view, then against
+   tracking pages of `--pages` random shipments (each client keeps its own visitor cookie, as a
+   returning shopper does).
    `page_ratio = page_rps / bare_rps`.
 4. **Latency**: pages requested open-loop at half the measured page throughput for `--duration`
    s; `p50_ms` and `p95_ms` of the response time.
@@ -67,6 +69,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--regenerate", action="store_true", help="rebuild the data")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")
     parser.add_argument("--gunicorn-workers", type=int, default=2)
+    parser.add_argument("--gunicorn-threads", type=int, default=1, help=">1: gthread workers")
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
     parser.add_argument("--pages", type=int, default=2000, help="distinct pages requested")
@@ -491,7 +494,11 @@ def main() -> None:
             "--workers",
             str(args.gunicorn_workers),
             "--worker-class",
-            "sync",
+            "gthread" if args.gunicorn_threads > 1 else "sync",
+            "--threads",
+            str(args.gunicorn_threads),
+            "--config",
+            "python:benchmarks.tracking_page_gunicorn",
             "--log-level",
             "warning",
         ],
@@ -518,6 +525,7 @@ def main() -> None:
         "shipments": args.shipments,
         "events": events,
         "gunicorn_workers": args.gunicorn_workers,
+        "gunicorn_threads": args.gunicorn_threads,
         "concurrency": args.concurrency,
         "distinct_pages": len(paths),
         "cache": args.cache_url.split("://", 1)[0],
