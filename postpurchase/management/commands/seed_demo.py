@@ -20,7 +20,6 @@ capabilities add theirs to `SEED_STEPS`.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import random
 import secrets
@@ -785,10 +784,6 @@ class Command(BaseCommand):
         ctx = SeedContext(
             stdout=self.stdout, rng=random.Random(options["seed"]), now=timezone.now()
         )
-        if not settings.CELERY_BROKER_URL:
-            # Eager tasks still build a producer from the empty broker URL; kombu's warning about
-            # the missing host name says nothing useful in the embedded demo.
-            logging.getLogger("kombu.connection").setLevel(logging.ERROR)
         self.stdout.write("Seeding the demo storefronts…")
         seed_merchants(ctx)
         seed_staff(ctx, password=options["password"], path=options["credentials_file"])
