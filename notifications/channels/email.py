@@ -62,7 +62,28 @@ def classify_email_error(exc: Exception) -> Exception:
 # compat32 with CRLF: what SMTP wants on the wire, and several times cheaper to build than the
 # modern policy. Headers stay on one line up to RFC 5322's 998 limit (DKIM-friendly, and a
 # List-Unsubscribe URL is never split).
-_SMTP_MIME = email_policy.compat32.clone(linesep="\r\n", max_line_length=998)
+class OneLineCompat32(email_policy.Compat32):
+    """compat32, but a header that already fits on one line is written as is.
+
+    compat32 runs every header through `email.header.Header.encode`, which for a short ASCII
+    value returns it unchanged at a cost of ~0.1 ms per header; anything else (non-ASCII,
+    `Header` objects, over-long or multi-line values) still goes that way.
+    """
+
+    def _fold(self, name: str, value: Any, sanitize: bool) -> str:
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and "\r" not in value
+            and "\n" not in value
+            and len(name) + len(value) + 2 <= (self.max_line_length or 78)
+        ):
+            return f"{name}: {value}{self.linesep}"
+        folded: str = super()._fold(name, value, sanitize)  # type: ignore[misc]
+        return folded
+
+
+_SMTP_MIME = OneLineCompat32(linesep="\r\n", max_line_length=998)
 _ADDRESS_HEADERS = ("From", "To", "Reply-To")
 
 

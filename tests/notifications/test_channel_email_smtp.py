@@ -232,3 +232,25 @@ def test_a_small_batch_uses_one_connection(
 
     assert messages_send(message_ids=[m.pk for m in created]).sent == 19
     assert len(set(smtp_server.sessions)) == 1
+
+
+def test_one_line_headers_are_written_exactly_as_compat32_folds_them():
+    from email.mime.multipart import MIMEMultipart
+    from email.mime.text import MIMEText
+
+    from notifications.channels.email import _SMTP_MIME, _encoded_text
+
+    def build(mime_policy):  # type: ignore[no-untyped-def]
+        msg = MIMEMultipart("alternative", boundary="b0undary", policy=mime_policy)
+        msg.attach(MIMEText("plain body", "plain", "utf-8", policy=mime_policy))
+        msg.attach(MIMEText("<p>html</p>", "html", "utf-8", policy=mime_policy))
+        msg["Subject"] = _encoded_text("山田 花子様、お届けしました")  # a Header: folded as before
+        msg["From"] = "Aurora  Outfitters <hello@aurora.example>"  # two spaces kept
+        msg["List-Unsubscribe"] = (
+            "<https://track.example/notifications/unsubscribe/" + "x" * 300 + "/>"
+        )
+        msg["X-Long"] = "word " * 250  # over 998: still folded by compat32
+        return msg.as_bytes()
+
+    reference = email.policy.compat32.clone(linesep="\r\n", max_line_length=998)
+    assert build(_SMTP_MIME) == build(reference)
