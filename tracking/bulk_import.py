@@ -3,10 +3,16 @@
 Columns (CSV header or JSON keys; docs/tracking.md): merchant, carrier, tracking_number,
 occurred_at, status, code, description, reason, action_required, city, region, postcode, country,
 estimated_delivery, ship_date. Rows are validated one by one (a bad row is rejected with its line
-number and reason, the others go on), matched to shipments in batches, and written in batches: on
-PostgreSQL with COPY into a temporary table and one `INSERT … ON CONFLICT DO NOTHING`, elsewhere
-with a bulk insert that ignores conflicts. The same scan already stored (or twice in the file) is
-a duplicate. Statuses of touched shipments are re-derived at the end.
+number and reason, the others go on), matched to shipments in batches, and written in batches.
+
+On PostgreSQL the rows that name their carrier go set-based: a batch is COPied into a temporary
+staging table, matched to shipments with one join (merchant + carrier + number + ship-date
+window, the most recent fitting shipment wins), and written with one `INSERT … SELECT … ON
+CONFLICT DO NOTHING`; staged rows no shipment matched are reported as rejected with their line.
+Rows without a carrier (matched by the carriers their number format suggests, best first) and
+every row on other databases are matched in Python and inserted ignoring conflicts. The same scan
+already stored (or twice in the file) is a duplicate. Statuses of touched shipments are re-derived
+at the end, in bulk.
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ from datetime import UTC, date, datetime, time
 from functools import lru_cache
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from postpurchase.models import Merchant
 from tracking.domain import ExceptionReason, Location, ParsedEvent, ShipmentStatus
-from tracking.ingest import shipment_identify
+from tracking.ingest import IDENTITY_GRACE, shipment_identify
 from tracking.models import EventSource, Shipment, TrackingEvent
 from tracking.normalisation import parsed_event_key, shipments_rederive
 from tracking.services import tracking_number_normalise
@@ -193,6 +200,13 @@ class _Importer:
         return self.merchants[slug]
 
     def import_batch(self, rows: list[ImportRow]) -> None:
+        if connection.vendor == "postgresql":
+            named = [r for r in rows if r.event.carrier]
+            if named:
+                self._import_staged(named)
+            rows = [r for r in rows if not r.event.carrier]
+            if not rows:
+                return
         matched = self._match(rows)
         records: list[tuple[int, int, str, ParsedEvent]] = []
         for merchant_id, shipment, row in matched:
@@ -207,6 +221,32 @@ class _Importer:
         self.summary.duplicate += len(records) - len(inserted)
         for shipment_id, _ in inserted:
             self.touched[shipment_id] += 1
+
+    def _import_staged(self, rows: list[ImportRow]) -> None:
+        """COPY the batch to staging, match it to shipments with one join, insert with one
+        statement; a staged line that no shipment matched is rejected with its reason."""
+        staged: dict[int, tuple[int, ImportRow]] = {}
+        for row in rows:
+            merchant_id = self.merchant_id(row.merchant_slug)
+            if merchant_id is None:
+                self.summary.reject(row.line, f"merchant: no merchant {row.merchant_slug!r}")
+            else:
+                staged[row.line] = (merchant_id, row)
+        if not staged:
+            return
+        matched, unmatched, inserted = _stage_and_insert(list(staged.values()))
+        for line in unmatched:
+            row = staged[line][1]
+            self.summary.reject(
+                line,
+                f"no shipment of {row.event.carrier} number {row.event.tracking_number} "
+                f"for merchant {row.merchant_slug}",
+            )
+        accepted = sum(inserted.values())
+        self.summary.accepted += accepted
+        self.summary.duplicate += matched - accepted
+        for shipment_id, count in inserted.items():
+            self.touched[shipment_id] += count
 
     def _match(self, rows: list[ImportRow]) -> list[tuple[int, Shipment, ImportRow]]:
         wanted: dict[int, list[ImportRow]] = defaultdict(list)
@@ -371,6 +411,102 @@ def _insert_copy(
             " RETURNING shipment_id, dedupe_key"
         )
         return [(row[0], row[1]) for row in cursor.fetchall()]
+
+
+_STAGE = "tracking_event_stage"
+# The staged line, the ship-date anchor and the carrier time it is matched by, then the event.
+_STAGE_COLUMNS = ("line", "ship_anchor", *_COPY_COLUMNS)
+_STAGE_MATCH = f"""
+UPDATE {_STAGE} AS st SET shipment_id = m.shipment_id
+FROM (
+    SELECT DISTINCT ON (st.line) st.line, s.id AS shipment_id
+    FROM {_STAGE} AS st
+    JOIN tracking_shipment AS s
+      ON s.merchant_id = st.merchant_id
+     AND s.carrier = st.carrier
+     AND s.tracking_number = st.tracking_number
+     AND COALESCE(s.shipped_at, s.created_at) BETWEEN st.occurred_at - %(window)s
+                                                  AND st.occurred_at + %(grace)s
+     AND (st.ship_anchor IS NULL OR s.shipped_at IS NULL
+          OR (s.shipped_at >= st.ship_anchor - interval '3 days'
+              AND s.shipped_at < st.ship_anchor + interval '4 days'))
+    ORDER BY st.line, COALESCE(s.shipped_at, s.created_at) DESC, s.id DESC
+) AS m
+WHERE st.line = m.line
+"""  # noqa: S608 - fixed table and columns
+
+
+def _stage_and_insert(
+    staged: list[tuple[int, ImportRow]],
+) -> tuple[int, list[int], dict[int, int]]:
+    """(rows matched, unmatched line numbers, new events per shipment) of one staged batch.
+
+    The ship-date anchor reproduces the Python rule: a shipment shipped within three whole days
+    (timedelta days, so up to four days after) of noon UTC on the given ship date.
+    """
+    columns = ", ".join(_COPY_COLUMNS)
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS"  # noqa: S608
+            f" SELECT 0::integer AS line, NULL::timestamptz AS ship_anchor, {columns}"
+            " FROM tracking_trackingevent WITH NO DATA"
+        )
+        # Empty already unless the caller's transaction is still open around an earlier batch.
+        cursor.execute(f"TRUNCATE {_STAGE}")
+        raw = cursor.cursor  # the psycopg cursor underneath Django's wrapper
+        with raw.copy(f"COPY {_STAGE} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
+            for merchant_id, row in staged:
+                event = row.event
+                loc = event.location
+                anchor = (
+                    datetime.combine(row.ship_date, time(12), tzinfo=UTC)
+                    if row.ship_date is not None
+                    else None
+                )
+                copy.write_row(
+                    (
+                        row.line,
+                        anchor,
+                        merchant_id,
+                        None,
+                        parsed_event_key(event),
+                        event.carrier,
+                        event.tracking_number,
+                        event.occurred_at,
+                        str(event.status),
+                        str(event.reason),
+                        event.action_required,
+                        event.carrier_code,
+                        event.carrier_text,
+                        loc.city[:100],
+                        loc.region[:100],
+                        loc.postcode[:20],
+                        loc.country,
+                        True,
+                        "import",
+                        event.estimated_delivery,
+                        EventSource.IMPORT.value,
+                        now,
+                    )
+                )
+        cursor.execute(f"ANALYZE {_STAGE}")
+        window: dict[str, Any] = {
+            "window": settings.TRACKING_SHIPMENT_WINDOW,
+            "grace": IDENTITY_GRACE,
+        }
+        cursor.execute(_STAGE_MATCH, window)
+        matched = cursor.rowcount
+        cursor.execute(f"SELECT line FROM {_STAGE} WHERE shipment_id IS NULL")  # noqa: S608
+        unmatched = sorted(line for (line,) in cursor.fetchall())
+        cursor.execute(
+            f"WITH new AS (INSERT INTO tracking_trackingevent ({columns})"  # noqa: S608
+            f" SELECT {columns} FROM {_STAGE} WHERE shipment_id IS NOT NULL ORDER BY line"
+            " ON CONFLICT (shipment_id, dedupe_key) DO NOTHING RETURNING shipment_id)"
+            " SELECT shipment_id, count(*) FROM new GROUP BY shipment_id"
+        )
+        inserted = {int(shipment_id): int(n) for shipment_id, n in cursor.fetchall()}
+    return matched, unmatched, inserted
 
 
 def import_tracking_events(

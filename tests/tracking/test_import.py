@@ -138,3 +138,50 @@ def test_unknown_csv_column_stops_with_a_clear_error(tmp_path):
     path.write_text("tracking_number,when\n1Z,2026\n")
     with pytest.raises(CommandError, match="unknown CSV columns: when"):
         run(path)
+
+
+def test_ship_date_and_carrierless_rows_match_alike_on_every_database(tmp_path, merchant_a):
+    """The set-based PostgreSQL path and the Python path pick the same shipments."""
+    older = ShipmentFactory(
+        order__merchant=merchant_a,
+        carrier="usps",
+        tracking_number="9400100000000000000000",
+        shipped_at=datetime(2026, 9, 1, tzinfo=UTC),
+    )
+    newer = ShipmentFactory(
+        order__merchant=merchant_a,
+        carrier="usps",
+        tracking_number="9400100000000000000000",
+        shipped_at=datetime(2026, 11, 20, tzinfo=UTC),
+    )
+    ups = ShipmentFactory(
+        order__merchant=merchant_a, carrier="ups", tracking_number="1Z999AA10123456784"
+    )
+    path = tmp_path / "mixed.csv"
+    path.write_text(
+        "merchant,carrier,tracking_number,occurred_at,status,code,ship_date\n"
+        # A scan after both ship dates: the ship date picks the older shipment.
+        "aurora,usps,9400100000000000000000,2026-11-21T10:00:00Z,in_transit,A,2026-09-01\n"
+        # No ship date: the most recent fitting shipment.
+        "aurora,usps,9400100000000000000000,2026-11-21T11:00:00Z,in_transit,B,\n"
+        # No carrier: found by the number's format.
+        "aurora,,1Z999AA10123456784,2026-11-21T12:00:00Z,in_transit,C,\n"
+        # The first line again: a duplicate.
+        "aurora,usps,9400100000000000000000,2026-11-21T10:00:00Z,in_transit,A,2026-09-01\n"
+        # A ship date no shipment fits.
+        "aurora,usps,9400100000000000000000,2026-11-21T12:00:00Z,in_transit,D,2026-06-01\n"
+    )
+    output = run(path)
+    assert "rows 5: accepted 3, duplicate 1, rejected 1" in output
+    assert "line 6: no shipment of usps number 9400100000000000000000" in output
+    assert list(
+        TrackingEvent.objects.filter(shipment=older).values_list("carrier_code", flat=True)
+    ) == ["A"]
+    assert list(
+        TrackingEvent.objects.filter(shipment=newer).values_list("carrier_code", flat=True)
+    ) == ["B"]
+    assert list(
+        TrackingEvent.objects.filter(shipment=ups).values_list("carrier", "carrier_code")
+    ) == [("ups", "C")]
+    # The whole file again: every matched row is a duplicate now.
+    assert "rows 5: accepted 0, duplicate 4, rejected 1" in run(path)
