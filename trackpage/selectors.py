@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
 from django.db import connection
-from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models import Prefetch, Q, Sum
 from django.db.models.query import prefetch_related_objects
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from commerce.models import Order, OrderLine
+from commerce.models import Order, OrderLine, Product
 from postpurchase.errors import NotFoundError
 from postpurchase.models import Merchant
 from tracking.models import Shipment, ShipmentLine, TrackingEvent
@@ -308,54 +309,66 @@ def recommendations(*, order: Order, limit: int = RECOMMENDATIONS) -> list[Recom
     return result
 
 
-_PRODUCT_COLUMNS = (
-    "product_id",
-    "product__title",
-    "product__url",
-    "product__image_url",
-    "product__price",
-    "product__currency",
-)
-
-
-def _as_recommendation(row: dict[str, Any]) -> Recommendation:
-    return Recommendation(
-        title=row["product__title"],
-        url=row["product__url"],
-        image_url=row["product__image_url"],
-        price=str(row["product__price"]),
-        currency=row["product__currency"],
-    )
-
-
 def _recommended(*, order: Order, limit: int) -> list[Recommendation]:
-    """One query for the bought-together products (with their details), one more to top up."""
-    basket = OrderLine.objects.filter(order=order, product__isnull=False)
-    already_bought = OrderLine.objects.filter(
-        merchant_id=order.merchant_id, order__customer_id=order.customer_id, product__isnull=False
-    ).values("product_id")
-    candidates = (
-        OrderLine.objects.filter(merchant_id=order.merchant_id, product__isnull=False)
-        .exclude(product_id__in=already_bought)
-        .filter(product__in_stock=True)
-        .exclude(product__url="")
-    )
-    together = list(
-        candidates.filter(order__lines__product_id__in=basket.values("product_id"))
-        .values(*_PRODUCT_COLUMNS)
-        .annotate(orders=Count("order_id", distinct=True))
-        .order_by("-orders", "product_id")[:limit]
-    )
-    if len(together) < limit:
-        together += list(
-            candidates.filter(product__category__in=basket.values("product__category"))
-            .exclude(product__category="")
-            .exclude(product_id__in=[row["product_id"] for row in together])
-            .values(*_PRODUCT_COLUMNS)
-            .annotate(sold=Sum("quantity"))
-            .order_by("-sold", "product_id")[: limit - len(together)]
+    """One query for the bought-together products (with their details), one more to top up only
+    when fewer than `limit` were found. Hand-written SQL: the ORM's compilation of these nested
+    subqueries was most of a cold page's recommendation cost."""
+    q = connection.ops.quote_name
+    line, product = q(OrderLine._meta.db_table), q(Product._meta.db_table)
+    orders = q(Order._meta.db_table)
+    # Only table names from the models are formatted in.
+    candidate = f"""
+        FROM {line} l JOIN {product} p ON p.id = l.product_id
+        WHERE l.merchant_id = %(merchant)s AND p.in_stock AND p.url <> ''
+          AND l.product_id NOT IN (
+            SELECT bl.product_id FROM {line} bl JOIN {orders} bo ON bo.id = bl.order_id
+            WHERE bl.merchant_id = %(merchant)s AND bo.customer_id = %(customer)s
+              AND bl.product_id IS NOT NULL
+          )
+    """  # noqa: S608
+    basket = f"SELECT product_id FROM {line} WHERE order_id = %(order)s AND product_id IS NOT NULL"  # noqa: S608
+    columns = "p.id, p.title, p.url, p.image_url, p.price, p.currency"
+    params: dict[str, Any] = {
+        "order": order.pk,
+        "merchant": order.merchant_id,
+        "customer": order.customer_id,
+        "limit": limit,
+    }
+    together_sql = f"""
+        SELECT {columns}, COUNT(DISTINCT l.order_id) AS score {candidate}
+          AND l.order_id IN (SELECT order_id FROM {line} WHERE product_id IN ({basket}))
+        GROUP BY {columns} ORDER BY score DESC, p.id LIMIT %(limit)s
+    """  # noqa: S608
+    with connection.cursor() as cursor:
+        cursor.execute(together_sql, params)
+        rows = [row[:6] for row in cursor.fetchall()]
+        if len(rows) < limit:
+            chosen = [row[0] for row in rows] or [0]
+            params |= {"left": limit - len(rows)}
+            params |= {f"c{i}": pk for i, pk in enumerate(chosen)}
+            placeholders = ", ".join(f"%(c{i})s" for i in range(len(chosen)))
+            category_sql = f"""
+                SELECT {columns}, SUM(l.quantity) AS score {candidate}
+                  AND p.category <> '' AND p.id NOT IN ({placeholders})
+                  AND p.category IN (
+                    SELECT bp.category FROM {product} bp WHERE bp.id IN ({basket})
+                  )
+                GROUP BY {columns} ORDER BY score DESC, p.id LIMIT %(left)s
+            """  # noqa: S608
+            cursor.execute(category_sql, params)
+            rows += [row[:6] for row in cursor.fetchall()]
+    price = Product._meta.get_field("price")
+    places = Decimal(1).scaleb(-price.decimal_places)
+    return [
+        Recommendation(
+            title=title,
+            url=url,
+            image_url=image_url,
+            price=str(Decimal(str(amount)).quantize(places)),
+            currency=currency,
         )
-    return [_as_recommendation(row) for row in together]
+        for _pk, title, url, image_url, amount, currency in rows
+    ]
 
 
 def is_moving(page: TrackingPage) -> bool:
