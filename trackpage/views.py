@@ -30,7 +30,7 @@ from trackpage.errors import TrackPageErrorCode
 from trackpage.forms import OrderLookupForm, RatingForm, TrackingNumberForm
 from trackpage.ics import delivery_window_ics
 from trackpage.links import GoTarget, PageRef
-from trackpage.models import LinkKind
+from trackpage.models import LinkKind, MerchantPageBlock
 from trackpage.sanitising import sanitise_block_html
 from trackpage.selectors import TrackingPage
 
@@ -313,7 +313,12 @@ def _shipments_fragment(page: TrackingPage, *, language: str) -> str:
 
 
 def _page_context(
-    request: HttpRequest, page: TrackingPage, *, token: str, language: str
+    request: HttpRequest,
+    page: TrackingPage,
+    *,
+    token: str,
+    language: str,
+    page_blocks: list[MerchantPageBlock] | None = None,
 ) -> dict[str, Any]:
     merchant = page.merchant
     order = page.order
@@ -325,7 +330,9 @@ def _page_context(
         if destinations.is_merchant_url(merchant, rec.url)
     ]
     blocks: list[dict[str, Any]] = []
-    for block in selectors.page_blocks(merchant=merchant, language=language):
+    if page_blocks is None:
+        page_blocks = selectors.page_blocks(merchant=merchant, language=language)
+    for block in page_blocks:
         html = sanitise_block_html(
             block.html, rewrite_href=lambda href: _block_href(merchant, order.number, href)
         )
@@ -384,11 +391,13 @@ def _merchant_signature(merchant: Merchant) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
 
 
-def _page_key(merchant: Merchant, head: selectors.PageHead, language: str) -> str:
-    blocks = [
-        (b.pk, b.updated_at.isoformat())
-        for b in selectors.page_blocks(merchant=merchant, language=language)
-    ]
+def _page_key(
+    merchant: Merchant,
+    head: selectors.PageHead,
+    language: str,
+    page_blocks: list[MerchantPageBlock],
+) -> str:
+    blocks = [(b.pk, b.updated_at.isoformat()) for b in page_blocks]
     identity = repr(
         (
             _merchant_signature(merchant),
@@ -432,7 +441,8 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
         merchant_id=merchant.pk, order_id=head.order_id, visitor=visitor, via="link"
     )
     rated = request.GET.get("rated")
-    key = _page_key(merchant, head, language)
+    page_blocks = selectors.page_blocks(merchant=merchant, language=language)
+    key = _page_key(merchant, head, language, page_blocks)
     html = None if rated else cache.get(key)
     if html is None:
         if tracking is None:
@@ -440,7 +450,9 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
                 tracking, _ref = _load_page(merchant, token)
             except DomainError as error:  # changed since the head was read
                 return _link_problem(request, merchant, language, error)
-        context = _page_context(request, tracking, token=TOKEN_SLOT, language=language)
+        context = _page_context(
+            request, tracking, token=TOKEN_SLOT, language=language, page_blocks=page_blocks
+        )
         context["rating_forms"] = _rating_forms(context["delivered"], rated)
         context["csrf_token"] = CSRF_SLOT
         html = render_to_string("trackpage/page.html", context)
