@@ -55,6 +55,11 @@ class SendSummary:
 
 
 def _claim(message_ids: Sequence[int]) -> list[Message]:
+    if connection.vendor == "postgresql":
+        ids = _claim_postgresql(message_ids)
+        if not ids:
+            return []
+        return list(Message.objects.filter(pk__in=ids).select_related("merchant").order_by("pk"))
     with transaction.atomic():
         ids = list(
             Message.objects.select_for_update(skip_locked=True)
@@ -67,6 +72,24 @@ def _claim(message_ids: Sequence[int]) -> list[Message]:
             status=MessageStatus.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
         )
     return list(Message.objects.filter(pk__in=ids).select_related("merchant").order_by("pk"))
+
+
+def _claim_postgresql(message_ids: Sequence[int]) -> list[int]:
+    """Claim in one statement: lock the queued rows nobody else holds, move them to sending."""
+    table = connection.ops.quote_name(Message._meta.db_table)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {table} SET status = %s, attempts = attempts + 1, updated_at = %s "  # noqa: S608 - table name from the model, values bound
+            f"WHERE id IN (SELECT id FROM {table} WHERE id = ANY(%s) AND status = %s "
+            f"AND NOT is_test FOR UPDATE SKIP LOCKED) RETURNING id",
+            [
+                MessageStatus.SENDING.value,
+                timezone.now(),
+                [int(pk) for pk in message_ids],
+                MessageStatus.QUEUED.value,
+            ],
+        )
+        return [row[0] for row in cursor.fetchall()]
 
 
 def _still_allowed(messages: list[Message]) -> dict[int, str]:
