@@ -270,9 +270,7 @@ def shipments_record_events(*, batch: Sequence[ShipmentEvents]) -> list[RecordRe
             .order_by("pk")
         }
         incoming = _incoming_rows(batch, locked, now)
-        existing = _existing_keys(incoming)
-        new_rows = [row for key, row in incoming.items() if key not in existing]
-        TrackingEvent.objects.bulk_create(new_rows, ignore_conflicts=True, batch_size=1000)
+        new_rows = _insert_new(incoming)
         _count_unmapped(new_rows)
         touched = {row.shipment_id for row in new_rows}
         changes = _apply_derived_states(locked, touched, now)
@@ -333,6 +331,60 @@ def _incoming_rows(
                 received_at=now,
             )
     return rows
+
+
+def _insert_new(incoming: dict[tuple[int, str], TrackingEvent]) -> list[TrackingEvent]:
+    """Insert the scans not stored yet; return those that were new.
+
+    On PostgreSQL one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING`
+    says exactly which rows went in; elsewhere the stored keys are read first (the shipments are
+    locked, so none can appear meanwhile) and the rest bulk-inserted ignoring conflicts.
+    """
+    if not incoming:
+        return []
+    if connection.vendor != "postgresql":
+        existing = _existing_keys(incoming)
+        new_rows = [row for key, row in incoming.items() if key not in existing]
+        TrackingEvent.objects.bulk_create(new_rows, ignore_conflicts=True, batch_size=1000)
+        return new_rows
+    rows = list(incoming.values())
+    names = [name for name, _ in _EVENT_COLUMNS]
+    arrays = ", ".join(f"%s::{kind}[]" for _, kind in _EVENT_COLUMNS)
+    params = [[getattr(row, name) for row in rows] for name in names]
+    columns = ", ".join(names)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO tracking_trackingevent ({columns})"  # noqa: S608 - fixed columns
+            f" SELECT * FROM unnest({arrays})"
+            " ON CONFLICT (shipment_id, dedupe_key) DO NOTHING RETURNING shipment_id, dedupe_key",
+            params,
+        )
+        inserted = {(int(pk), key) for pk, key in cursor.fetchall()}
+    return [row for key, row in incoming.items() if key in inserted]
+
+
+_EVENT_COLUMNS = (
+    ("merchant_id", "bigint"),
+    ("shipment_id", "bigint"),
+    ("dedupe_key", "text"),
+    ("carrier", "text"),
+    ("tracking_number", "text"),
+    ("occurred_at", "timestamptz"),
+    ("status", "text"),
+    ("reason", "text"),
+    ("action_required", "boolean"),
+    ("carrier_code", "text"),
+    ("carrier_text", "text"),
+    ("city", "text"),
+    ("region", "text"),
+    ("postcode", "text"),
+    ("country", "text"),
+    ("mapped", "boolean"),
+    ("mapping_version", "text"),
+    ("estimated_delivery", "timestamptz"),
+    ("source", "text"),
+    ("received_at", "timestamptz"),
+)
 
 
 def _existing_keys(incoming: dict[tuple[int, str], TrackingEvent]) -> set[tuple[int, str]]:
