@@ -154,13 +154,10 @@ def visitor_id(*, merchant: Merchant, cookie_value: str) -> str:
     ).hexdigest()[:32]
 
 
-def page_view_record(*, order: Order, visitor: str, via: str) -> None:
-    """Count one view of the order's page by the visitor (one row per visitor, a counter)."""
-    page_view_count(merchant_id=order.merchant_id, order_id=order.pk, visitor=visitor, via=via)
-
-
 def page_view_count(*, merchant_id: int, order_id: int, visitor: str, via: str) -> None:
-    """One statement, one round trip: insert the visitor's row or add one to its counter.
+    """Count one view of the order's page by the visitor (one row per visitor, a counter).
+
+    One statement, one round trip: insert the visitor's row or add one to its counter.
 
     On PostgreSQL the commit does not wait for the WAL flush (`synchronous_commit` off for this
     transaction only, set inside the same statement): a view counter may lose its last fraction
