@@ -391,13 +391,13 @@ def _merchant_signature(merchant: Merchant) -> str:
     return hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
 
 
-def _page_key(
-    merchant: Merchant,
-    head: selectors.PageHead,
-    language: str,
-    page_blocks: list[MerchantPageBlock],
-) -> str:
-    blocks = [(b.pk, b.updated_at.isoformat()) for b in page_blocks]
+def _blocks_signature(page_blocks: list[MerchantPageBlock]) -> str:
+    return repr([(b.pk, b.updated_at.isoformat()) for b in page_blocks])
+
+
+def _page_key(merchant: Merchant, head: selectors.PageHead, language: str) -> str:
+    """The page's key; the blocks shown are checked against a signature stored with the HTML,
+    so the blocks and the page come from the cache in one round trip."""
     identity = repr(
         (
             _merchant_signature(merchant),
@@ -407,7 +407,6 @@ def _page_key(
             head.customer_zone,
             head.moving,
             timezone.localdate().isoformat(),
-            blocks,
         )
     )
     digest = hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
@@ -441,9 +440,15 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
         merchant_id=merchant.pk, order_id=head.order_id, visitor=visitor, via="link"
     )
     rated = request.GET.get("rated")
-    page_blocks = selectors.page_blocks(merchant=merchant, language=language)
-    key = _page_key(merchant, head, language, page_blocks)
-    html = None if rated else cache.get(key)
+    key = _page_key(merchant, head, language)
+    blocks_key = selectors.blocks_cache_key(merchant.pk, language)
+    found = {} if rated else cache.get_many([key, blocks_key])
+    page_blocks = found.get(blocks_key)
+    if page_blocks is None:
+        page_blocks = selectors.page_blocks(merchant=merchant, language=language)
+    blocks_signature = _blocks_signature(page_blocks)
+    stored = found.get(key)
+    html = stored[1] if stored is not None and stored[0] == blocks_signature else None
     if html is None:
         if tracking is None:
             try:
@@ -457,7 +462,7 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
         context["csrf_token"] = CSRF_SLOT
         html = render_to_string("trackpage/page.html", context)
         if not rated:
-            cache.set(key, html, settings.TRACKPAGE_FRAGMENT_TTL)
+            cache.set(key, (blocks_signature, html), settings.TRACKPAGE_FRAGMENT_TTL)
     response = HttpResponse(_personalise(request, str(html), token))
     _set_visitor(response, new_cookie)
     return _finish(request, response, language)
