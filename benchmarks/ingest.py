@@ -38,8 +38,6 @@ import http.client
 import json
 import multiprocessing
 import os
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -54,6 +52,8 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.harness import ensure_database, flush_redis, free_port, stop, wait_for_http  # noqa: E402 (after sys.path)
 
 SECRET = "bench-generic-secret-0123456789"  # noqa: S105 - a benchmark fixture
 MERCHANT = "bench"
@@ -100,55 +100,6 @@ def service_env(args: argparse.Namespace, settings_module: str) -> dict[str, str
         "TRACKING_INGEST_QUEUE": "ingest",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-
-
-def reset_database(url: str) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def reset_redis(url: str) -> None:
-    import redis
-
-    client = redis.Redis.from_url(url)
-    client.flushdb()
-    client.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_http(port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/healthz")
-            conn.getresponse().read()
-            conn.close()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("gunicorn did not start")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -418,8 +369,8 @@ def next_id() -> int:
 def main() -> None:
     args = parse_args()
     port = args.port or free_port()
-    reset_database(args.database_url)
-    reset_redis(args.redis_url)
+    ensure_database(args.database_url, drop=True)
+    flush_redis(args.redis_url)
     env = service_env(args, "postpurchase.settings")
     subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
@@ -459,7 +410,7 @@ def main() -> None:
     worker: subprocess.Popen[bytes] | None = None
     results: dict[str, object] = {}
     try:
-        wait_for_http(port)
+        wait_for_http(port, "/healthz")
         edge_count = args.requests
         hooks = webhook_bodies(numbers, edge_count, args.history, "edge")
         events_per_hook = {f"edge-{i}": n for i, (_, n) in enumerate(hooks)}

@@ -31,7 +31,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,14 +40,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.harness import ensure_database, free_port  # noqa: E402 (after sys.path)
+
 SINK_HASH = "bench:notifications:received"
 BENCH_MERCHANT = "bench-notify"
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # --- The SMTP sink (runs in its own process) ----------------------------------------------------
@@ -355,22 +350,6 @@ def _burst(merchant, count: int, workers: int, env, app, store) -> dict[str, flo
     }
 
 
-def _ensure_database(url: str) -> None:
-    """Create the benchmark's own database when it does not exist yet."""
-    from urllib.parse import urlparse
-
-    import psycopg
-
-    name = urlparse(url).path.lstrip("/")
-    admin_url = url[: url.rfind("/")] + "/postgres"
-    with psycopg.connect(admin_url, autocommit=True) as connection:
-        exists = connection.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [name]
-        ).fetchone()
-        if not exists:
-            connection.execute(f'CREATE DATABASE "{name}"')
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -400,8 +379,8 @@ def main() -> None:
     if not args.database_url.startswith("postgres"):
         raise SystemExit("this benchmark needs PostgreSQL: pass --database-url postgres://...")
 
-    _ensure_database(args.database_url)
-    smtp_port = _free_port()
+    ensure_database(args.database_url)
+    smtp_port = free_port()
     env = _env(args, smtp_port)
     os.environ.update(env)
     sink = subprocess.Popen(

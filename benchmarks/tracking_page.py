@@ -32,8 +32,6 @@ import json
 import multiprocessing
 import os
 import random
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -50,6 +48,8 @@ from tqdm import tqdm
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from benchmarks.harness import ensure_database, flush_redis, free_port, stop, wait_for_http  # noqa: E402 (after sys.path)
 
 MERCHANT = "bench-store"
 BASE_TIME = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
@@ -90,60 +90,6 @@ def service_env(args: argparse.Namespace, settings_module: str) -> dict[str, str
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
     }
-
-
-def ensure_database(url: str, *, drop: bool) -> None:
-    import psycopg
-
-    name = url.rsplit("/", 1)[1]
-    admin = url.rsplit("/", 1)[0] + "/postgres"
-    with psycopg.connect(admin, autocommit=True) as conn:
-        if drop:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
-        if not exists:
-            conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def flush_cache(url: str) -> None:
-    if not url.startswith("rediscache://"):
-        return
-    import redis
-
-    client = redis.Redis.from_url(url.replace("rediscache://", "redis://", 1))
-    client.flushdb()
-    client.close()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_for_http(port: int, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-            conn.request("GET", "/bench/bare/")
-            conn.getresponse().read()
-            conn.close()
-            return
-        except OSError:
-            time.sleep(0.3)
-    raise RuntimeError("gunicorn did not start")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is not None:
-        return
-    os.killpg(process.pid, signal.SIGTERM)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(timeout=5)
 
 
 # --- data ----------------------------------------------------------------------------------------
@@ -476,10 +422,10 @@ def main() -> None:
         started = time.monotonic()
         generate(args.shipments, args.events_per_shipment)
         print(f"generated in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    flush_cache(args.cache_url)
+    flush_redis(args.cache_url)
     paths = page_paths(args.pages, args.shipments)
     cold_queries, warm_queries = query_counts(paths[0])
-    flush_cache(args.cache_url)
+    flush_redis(args.cache_url)
 
     port = args.port or free_port()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-trackpage-"))
@@ -509,7 +455,7 @@ def main() -> None:
         start_new_session=True,
     )
     try:
-        wait_for_http(port)
+        wait_for_http(port, "/bench/bare/")
         phases = tqdm(total=3, desc="load phases", unit="phase")
         bare = drive(port, ["/bench/bare/"], args)
         phases.update()
