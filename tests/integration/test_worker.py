@@ -175,8 +175,40 @@ def web_side(worker: Worker, settings) -> Iterator[None]:  # type: ignore[no-unt
     celery_app.conf.task_default_queue = worker.queue
     try:
         yield
+        # Tasks a test set off may still be running (a handler enqueues more work); the test's
+        # tables are truncated after this, which deadlocks against a busy worker.
+        _wait_until_idle(worker)
     finally:
         celery_app.conf.task_always_eager, celery_app.conf.task_default_queue = previous
+
+
+def _wait_until_idle(worker: Worker, timeout: float = 60.0) -> None:
+    """Return once the worker's queue is empty and it reports nothing active or reserved, twice
+    in a row (a task may enqueue another between two looks)."""
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    inspector = celery_app.control.inspect(timeout=1.0)
+    quiet = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while quiet < 2:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the worker did not go idle; worker log:\n{worker.log_tail()}")
+            quiet = quiet + 1 if _idle(worker, client, inspector) else 0
+            time.sleep(0.2)
+    finally:
+        client.close()
+
+
+def _idle(worker: Worker, client: redis.Redis, inspector: object) -> bool:
+    if client.llen(worker.queue):
+        return False
+    mine = f"{worker.queue}@"
+    for probe in ("active", "reserved"):
+        replies = getattr(inspector, probe)() or {}
+        own = [tasks for name, tasks in replies.items() if name.startswith(mine)]
+        if not own or any(own):  # no answer yet, or still busy
+            return False
+    return True
 
 
 @contextmanager
