@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "estimates",
     "notifications",
     "trackpage",
+    "demo",
 ]
 
 MIDDLEWARE = [

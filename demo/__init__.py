@@ -1,0 +1,1 @@
+"""The demo storefronts: a composition root above every domain app, used by `make demo`."""
