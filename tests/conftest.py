@@ -134,3 +134,16 @@ def api_client_with_scopes(merchant_a):  # type: ignore[no-untyped-def]
         return _api_client(ApiKeyFactory(merchant=merchant_a, scopes=list(scopes)).secret)
 
     return build
+
+
+@pytest.fixture
+def browser() -> Iterator[object]:
+    """Headless system Chromium through Playwright (tests marked `browser`)."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser_support import launch_chromium
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        yield chromium
+        chromium.close()
