@@ -11,6 +11,7 @@ sure, which would pad every promise, or as absent, which would keep only the fas
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -97,24 +98,18 @@ def share_by(
     return float(1.0 - survival)
 
 
-def _smallest_shift(
-    base: np.ndarray, duration: np.ndarray, observed: np.ndarray, weight: np.ndarray, target: float
-) -> float:
-    """The smallest shift s with share(y <= round(base + s)) >= target."""
+def _first_shift(share_at: Callable[[float], float], target: float, *, nearest: bool) -> float:
+    """The smallest shift of the grid whose share reaches `target`; with `nearest`, the shift just
+    below it instead when its share is closer to the target (a two-sided window aims at its
+    level, not at least at it: whole days make each step overshoot)."""
+    below: tuple[float, float] | None = None
     for shift in SHIFT_GRID:
-        if share_by(_days(base + shift), duration, observed, weight) >= target:
+        share = share_at(float(shift))
+        if share >= target:
+            if nearest and below is not None and target - below[1] < share - target:
+                return below[0]
             return float(shift)
-    return float(SHIFT_GRID[-1])
-
-
-def _largest_shift(
-    base: np.ndarray, duration: np.ndarray, observed: np.ndarray, weight: np.ndarray, target: float
-) -> float:
-    """The smallest s with share(y >= round(base - s)) >= target (lower edge of the window)."""
-    for shift in SHIFT_GRID:
-        early = share_by(_days(base - shift) - 1.0, duration, observed, weight)
-        if 1.0 - early >= target:
-            return float(shift)
+        below = (float(shift), share)
     return float(SHIFT_GRID[-1])
 
 
@@ -126,10 +121,16 @@ def fit(
     age: np.ndarray | None = None,
     on_time_target: float = 0.9,
     coverage_target: float = 0.8,
+    nearest_edges: bool = True,
 ) -> Calibration:
     """Fit shifts on held-out rows. `y` is NaN or +inf for a row still undelivered; `age` (whole
     days it has been travelling) makes such a row censored at its age, and without it the row is
-    late for sure."""
+    late for sure.
+
+    The promise is the smallest shift that keeps the on-time target (a floor). With
+    `nearest_edges` each window edge is the shift whose share is nearest its level: P10-P90
+    coverage aims at the coverage target rather than at least at it, since with whole days each
+    step of a shift moves the share by several points and "at least" overshoots on both sides."""
     if len(y) < MIN_CALIBRATION_ROWS:
         return Calibration(on_time_target=on_time_target, coverage_target=coverage_target)
     raw = ordered(raw)
@@ -140,20 +141,30 @@ def fit(
     else:
         duration = np.where(observed, y, np.asarray(age, dtype=float))
     tail = (1.0 + coverage_target) / 2.0
+
+    def by(bound: np.ndarray) -> float:
+        return share_by(bound, duration, observed, weight)
+
+    def upper(shift: float) -> float:
+        return by(_days(raw[:, 2] + shift))
+
+    def not_early(shift: float) -> float:
+        return 1.0 - by(_days(raw[:, 0] - shift) - 1.0)
+
     calibration = Calibration(
-        lower_shift=_largest_shift(raw[:, 0], duration, observed, weight, tail),
-        central_shift=_smallest_shift(raw[:, 1], duration, observed, weight, 0.5),
-        upper_shift=_smallest_shift(raw[:, 2], duration, observed, weight, tail),
-        promise_shift=_smallest_shift(raw[:, 2], duration, observed, weight, on_time_target),
+        lower_shift=_first_shift(not_early, tail, nearest=nearest_edges),
+        central_shift=_first_shift(lambda s: by(_days(raw[:, 1] + s)), 0.5, nearest=False),
+        upper_shift=_first_shift(upper, tail, nearest=nearest_edges),
+        promise_shift=_first_shift(upper, on_time_target, nearest=False),
         on_time_target=on_time_target,
         coverage_target=coverage_target,
         n=len(y),
     )
     window = apply(calibration, raw)
     reliability = [
-        (round(1 - tail, 3), share_by(window.p10, duration, observed, weight)),
-        (0.5, share_by(window.p50, duration, observed, weight)),
-        (round(tail, 3), share_by(window.p90, duration, observed, weight)),
-        (on_time_target, share_by(window.promise, duration, observed, weight)),
+        (round(1 - tail, 3), by(window.p10)),
+        (0.5, by(window.p50)),
+        (round(tail, 3), by(window.p90)),
+        (on_time_target, by(window.promise)),
     ]
     return Calibration(**{**calibration.to_json(), "reliability": reliability})  # type: ignore[arg-type]

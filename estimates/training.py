@@ -34,10 +34,11 @@ from estimates.tiers.rules import RulesTier, TransitRuleSpec
 TIER_NAMES = ("rules", "lane_stats", "gbm")
 TRAINING_HISTORY_DAYS = 365
 TRAINING_HALF_LIFE_DAYS = 120.0
-# Split-conformal calibration: a copy of the tier trained this long before the real one is judged
-# on the orders that started since (censoring-aware: many are still in flight), the most recent
-# weighted most. Short, so the copy is close to the real model and the stretch to what comes next.
-CALIBRATION_GAP_DAYS = 45
+# Conformal calibration on the orders started in the last CALIBRATION_DAYS (censoring-aware: many
+# are still in flight), the most recent weighted most, each predicted by a copy of the final model
+# trained without the block of time it falls in (CALIBRATION_BLOCKS consecutive thirds).
+CALIBRATION_DAYS = 45
+CALIBRATION_BLOCKS = 3
 CALIBRATION_HALF_LIFE_DAYS = 30.0
 MAX_IPCW_WEIGHT = 10.0
 
@@ -108,8 +109,12 @@ def _fit(
     schema: FeatureSchema,
     as_of: pd.Timestamp,
     rules: Sequence[TransitRuleSpec],
+    exclude: np.ndarray | None = None,
 ) -> tuple[Tier, int, pd.Timestamp | None]:
     rows, weight = _training_rows(frame, stage, as_of)
+    if exclude is not None and len(rows):
+        keep = ~np.isin(rows, exclude)
+        rows, weight = rows[keep], weight[keep]
     tier = make_tier(name, stage=stage, rules=rules)
     if name == "rules" and rules:
         return tier, len(rows), None
@@ -123,8 +128,38 @@ def _fit(
 
 def _calibration_rows(frame: pd.DataFrame, stage: Stage, as_of: pd.Timestamp) -> np.ndarray:
     start = start_moment(frame, stage)
-    low = as_of - timedelta(days=CALIBRATION_GAP_DAYS)
+    low = as_of - timedelta(days=CALIBRATION_DAYS)
     return np.flatnonzero(((start >= low) & (start < as_of)).to_numpy())
+
+
+def _held_out_raw(
+    tier_name: str,
+    stage: Stage,
+    frame: pd.DataFrame,
+    features: pd.DataFrame,
+    schema: FeatureSchema,
+    as_of: pd.Timestamp,
+    rules: Sequence[TransitRuleSpec],
+    cal_rows: np.ndarray,
+) -> np.ndarray | None:
+    """Raw quantiles of the final model's own kind for the calibration rows, each from a copy
+    trained as of the same moment on everything known then except the stretch of time (one of
+    `CALIBRATION_BLOCKS`) the row belongs to: residuals of (almost) the final model, held out
+    the way the orders it will predict are. None when a copy cannot be trained."""
+    start = start_moment(frame, stage).iloc[cal_rows].to_numpy()
+    rank = np.argsort(np.argsort(start, kind="stable"), kind="stable")
+    block = (rank * CALIBRATION_BLOCKS) // len(cal_rows)
+    raw = np.full((len(cal_rows), 3), np.nan)
+    for k in range(CALIBRATION_BLOCKS):
+        held = cal_rows[block == k]
+        if len(held) == 0:
+            continue
+        try:
+            tier, _, _ = _fit(tier_name, stage, frame, features, schema, as_of, rules, exclude=held)
+        except ValueError:  # nothing else known to train on
+            return None
+        raw[block == k] = tier.predict(features.iloc[held], frame.iloc[held])
+    return raw
 
 
 def _known_targets(
@@ -162,16 +197,11 @@ def train(
     if features is None:
         features = _features_for(index, frame, stage, schema)
     tier, n_train, first = _fit(tier_name, stage, frame, features, schema, as_of, rules)
-    cal_as_of = as_of - timedelta(days=CALIBRATION_GAP_DAYS)
     cal_rows = _calibration_rows(frame, stage, as_of)
     calibration = Calibration(on_time_target=on_time_target, coverage_target=coverage_target)
     if len(cal_rows) >= calibration_mod.MIN_CALIBRATION_ROWS:
-        try:
-            inner, _, _ = _fit(tier_name, stage, frame, features, schema, cal_as_of, rules)
-        except ValueError:  # too little history before the calibration stretch
-            inner = None
-        if inner is not None:
-            raw = inner.predict(features.iloc[cal_rows], frame.iloc[cal_rows])
+        raw = _held_out_raw(tier_name, stage, frame, features, schema, as_of, rules, cal_rows)
+        if raw is not None:
             usable = ~np.isnan(raw).any(axis=1)
             y, age = _known_targets(frame.iloc[cal_rows], stage, as_of)
             recency = np.power(0.5, age / CALIBRATION_HALF_LIFE_DAYS)

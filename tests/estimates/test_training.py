@@ -8,7 +8,15 @@ import pytest
 
 from estimates.features import HistoryIndex, build_features, schema_for
 from estimates.survival import km_quantiles
-from estimates.training import backtest, date_metrics, tier_score, train
+from estimates.training import (
+    _calibration_rows,
+    _features_for,
+    _held_out_raw,
+    backtest,
+    date_metrics,
+    tier_score,
+    train,
+)
 from tests.estimates.synthetic import synthetic_history
 
 TRAIN_UNTIL = pd.Timestamp("2024-04-15")
@@ -226,3 +234,43 @@ def test_in_flight_orders_past_their_promise_count_as_late_in_a_replay() -> None
     assert replay["mae_p50_days"] == pytest.approx(1.0)
     # Without the replay moment the in-flight orders are simply not judged.
     assert date_metrics(predictions)["promise_on_time"] == 1.0
+
+
+@pytest.mark.parametrize("tier", ["rules", "lane_stats", "gbm"])
+def test_calibration_uses_only_what_was_known_before_the_cut(tier: str) -> None:
+    history = synthetic_history()
+    model = train(HistoryIndex(history), tier_name=tier, stage="purchase", as_of=TRAIN_UNTIL)
+    assert model.calibration.n > 30
+    # Every outcome from the cut on changes (including the deliveries, after it, of orders placed
+    # before it: still in flight at the cut), and every later order goes elsewhere.
+    altered = _scrambled_future(history, TRAIN_UNTIL, seed=5, keep_row=0)
+    in_flight = (history["purchased_at"] < TRAIN_UNTIL) & (history["delivered_at"] >= TRAIN_UNTIL)
+    assert in_flight.sum() > 5
+    again = train(HistoryIndex(altered), tier_name=tier, stage="purchase", as_of=TRAIN_UNTIL)
+    assert again.calibration == model.calibration
+
+
+@pytest.mark.parametrize("tier", ["rules", "gbm"])
+def test_calibration_rows_are_predicted_without_their_own_outcomes(tier: str) -> None:
+    history = synthetic_history()
+    index = HistoryIndex(history)
+    frame = index.history
+    schema = schema_for(frame[frame["purchased_at"] < TRAIN_UNTIL], stage="purchase")
+    features = _features_for(index, frame, "purchase", schema)
+    rows = _calibration_rows(frame, "purchase", TRAIN_UNTIL)
+    raw = _held_out_raw(tier, "purchase", frame, features, schema, TRAIN_UNTIL, (), rows)
+    assert raw is not None
+    # The first block of the stretch (its oldest third): every order delivered early enough is
+    # made 8 days slower, still known before the cut.
+    first = rows[: len(rows) // 3]
+    slower = frame.copy()
+    changed = first[(slower["delivered_at"].iloc[first] + pd.Timedelta(days=8) < TRAIN_UNTIL)]
+    assert len(changed) > 10
+    slower.loc[slower.index[changed], "delivered_at"] += pd.Timedelta(days=8)
+    again = _held_out_raw(
+        tier, "purchase", HistoryIndex(slower).history, features, schema, TRAIN_UNTIL, (), rows
+    )
+    assert again is not None
+    # Its own predictions do not move; those of the blocks whose copies trained on it do.
+    np.testing.assert_array_equal(again[: len(first)], raw[: len(first)])
+    assert (again[len(first) + 1 :] > raw[len(first) + 1 :]).any()
