@@ -108,7 +108,7 @@ def _env(args: argparse.Namespace, smtp_port: int) -> dict[str, str]:
             "DATABASE_URL": args.database_url,
             "CELERY_BROKER_URL": args.broker_url,
             "CELERY_TASK_ALWAYS_EAGER": "false",
-            "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+            "EMAIL_BACKEND": "notifications.channels.smtp_backend.EmailBackend",
             "EMAIL_HOST": "127.0.0.1",
             "EMAIL_PORT": str(smtp_port),
             "NOTIFICATIONS_SEND_BATCH": "100",
