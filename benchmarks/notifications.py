@@ -46,6 +46,14 @@ SINK_HASH = "bench:notifications:received"
 BENCH_MERCHANT = "bench-notify"
 
 
+def _redis(url: str):  # type: ignore[no-untyped-def]
+    """A client whose BLPOP may wait its full timeout (redis-py 8 reads with a 5 s socket
+    timeout by default, which cut the wait for a slower producer short on a busy machine)."""
+    import redis
+
+    return redis.Redis.from_url(url, socket_timeout=None)
+
+
 # --- The SMTP sink (runs in its own process) ----------------------------------------------------
 
 
@@ -55,10 +63,9 @@ def run_sink(port: int, redis_url: str) -> None:
     import threading
     from collections import Counter as Tally
 
-    import redis
     from aiosmtpd.controller import Controller
 
-    store = redis.Redis.from_url(redis_url)
+    store = _redis(redis_url)
     message_id = re.compile(rb"^Message-ID:\s*(\S+)", re.IGNORECASE | re.MULTILINE)
     pending: Tally[bytes] = Tally()
     lock = threading.Lock()
@@ -256,11 +263,10 @@ def run_producer(run: str, count: int, start: int, stop: int, broker_url: str) -
     import django
 
     django.setup()
-    import redis
 
     from postpurchase.models import Merchant
 
-    store = redis.Redis.from_url(broker_url)
+    store = _redis(broker_url)
     merchant = Merchant.objects.get(slug=BENCH_MERCHANT)
     requests = list(_requests(run, count))[start:stop]
     store.rpush(f"{SINK_HASH}:ready:{run}", 1)
@@ -412,13 +418,12 @@ def main() -> None:
         import django
 
         django.setup()
-        import redis
         from django.core.management import call_command
 
         from postpurchase.celery import app
 
         call_command("migrate", verbosity=0)
-        store = redis.Redis.from_url(args.broker_url)
+        store = _redis(args.broker_url)
         app.control.purge()
         results = {}
         for workers in (1, 2):
