@@ -241,7 +241,11 @@ def render_message(
     if channel == Channel.EMAIL:
         if not fragment:
             fragment = "".join(f"<p>{line}</p>" for line in _escape_lines(text))
-        html = email_layout(fragment=mark_safe(fragment), data=data)  # noqa: S308 - rendered escaped
+        safe_fragment = mark_safe(fragment)  # noqa: S308 - rendered escaped
+        if override is None:  # the platform's own templates: the layout is rendered once
+            html = email_layout_cached(fragment=safe_fragment, data=data)
+        else:
+            html = email_layout(fragment=safe_fragment, data=data)
     return RenderedMessage(subject=one_line(subject), text=_tidy_text(text), html=html)
 
 
@@ -261,3 +265,71 @@ def email_layout(*, fragment: SafeString, data: dict[str, Any]) -> str:
     layout = file_engine().get_template("notifications/email/layout.html")
     html = layout.render(Context({**data, "body_html": fragment}, autoescape=True))
     return str(_inliner().inline(html))
+
+
+# --- The layout, rendered and inlined once per merchant and language --------------------------
+#
+# Per message the layout differs only in the fragment and the two links. The layout is rendered
+# and inlined once with stand-ins for them; per message the fragment is inlined alone with the
+# layout's stylesheet (`inline_fragment`) and the stand-ins are replaced. The layout's CSS has no
+# rule whose selector depends on the fragment's surroundings, so the result is the same
+# document as `email_layout` gives (the tests compare them byte for byte for every default
+# template in both languages). Merchant-written fragments, which may be malformed HTML that a
+# parser would repair differently alone, keep the whole-document path.
+
+_SLOT_BODY = "nslotbody0c4e7a"
+_SLOT_TRACKING = "https://slot.invalid/tracking-0c4e7a"
+_SLOT_UNSUBSCRIBE = "https://slot.invalid/unsubscribe-0c4e7a"
+_STYLE = re.compile(r"<style>(.*?)</style>", re.DOTALL)
+
+
+def _frozen(value: Any) -> Any:
+    if isinstance(value, dict):  # SealedDict hides .items from templates, not from dict's own
+        return tuple(sorted((k, _frozen(v)) for k, v in dict.items(value)))
+    return value
+
+
+@lru_cache(maxsize=256)
+def _layout_parts(key: tuple[Any, ...]) -> tuple[str, str]:
+    """(the inlined layout with stand-ins, the layout's stylesheet) for one layout input."""
+    language, merchant, subject, with_tracking, with_unsubscribe = key
+    data = {
+        "language": language,
+        "merchant": SealedDict(dict(merchant)),
+        **({"subject": subject[0]} if subject else {}),
+        "tracking_url": _SLOT_TRACKING if with_tracking else "",
+        "unsubscribe_url": _SLOT_UNSUBSCRIBE if with_unsubscribe else "",
+        "body_html": _SLOT_BODY,
+    }
+    layout = file_engine().get_template("notifications/email/layout.html")
+    rendered = layout.render(Context(data, autoescape=True))
+    css = "\n".join(_STYLE.findall(rendered))
+    return str(_inliner().inline(rendered)), css
+
+
+def _attribute_text(value: str) -> str:
+    """An attribute value as the inliner's HTML serializer writes it."""
+    return value.replace("&", "&amp;").replace("\u00a0", "&nbsp;").replace('"', "&quot;")
+
+
+def email_layout_cached(*, fragment: SafeString, data: dict[str, Any]) -> str:
+    """`email_layout` for the platform's templates, with the layout rendered once per input."""
+    tracking = str(data.get("tracking_url") or "")
+    unsubscribe = str(data.get("unsubscribe_url") or "")
+    key = (
+        data.get("language"),
+        _frozen(data.get("merchant") or {}),
+        (data["subject"],) if "subject" in data else (),
+        bool(tracking),
+        bool(unsubscribe),
+    )
+    document, css = _layout_parts(key)
+    body = str(_inliner().inline_fragment(str(fragment), css))
+    links = (
+        (_SLOT_TRACKING, _attribute_text(tracking)),
+        (_SLOT_UNSUBSCRIBE, _attribute_text(unsubscribe)),
+    )
+    head, _, tail = document.partition(_SLOT_BODY)
+    for slot, value in links:  # in the layout only: the fragment's text is the shopper's
+        head, tail = head.replace(slot, value), tail.replace(slot, value)
+    return head + body + tail

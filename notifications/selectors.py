@@ -52,22 +52,21 @@ def template_override_for(
     )
 
 
-def push_subscriptions_for(
-    *, merchant: Merchant, customer_ref: str, order_ref: str
+def push_subscriptions_for_many(
+    *, merchant: Merchant, customer_refs: Iterable[str], order_refs: Iterable[str]
 ) -> list[PushSubscription]:
-    """Browsers subscribed for this customer or this order."""
-    if not customer_ref and not order_ref:
-        return []
-    qs = PushSubscription.objects.for_merchant(merchant)
-    if customer_ref and order_ref:
-        from django.db.models import Q
+    """Browsers subscribed for any of these customers or orders (one query for a batch)."""
+    from django.db.models import Q
 
-        qs = qs.filter(Q(customer_ref=customer_ref) | Q(order_ref=order_ref))
-    elif customer_ref:
-        qs = qs.filter(customer_ref=customer_ref)
-    else:
-        qs = qs.filter(order_ref=order_ref)
-    return list(qs.order_by("pk"))
+    customers = sorted({ref for ref in customer_refs if ref})
+    orders = sorted({ref for ref in order_refs if ref})
+    if not customers and not orders:
+        return []
+    return list(
+        PushSubscription.objects.for_merchant(merchant)
+        .filter(Q(customer_ref__in=customers) | Q(order_ref__in=orders))
+        .order_by("pk")
+    )
 
 
 def suppressed_addresses(

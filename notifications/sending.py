@@ -38,6 +38,7 @@ from notifications.models import (
 )
 from notifications.services import block_reason, dispatch_send
 from postpurchase.errors import TransientIntegrationError
+from postpurchase.models import Merchant
 
 logger = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ def _claim(message_ids: Sequence[int]) -> list[Message]:
         ids = _claim_postgresql(message_ids)
         if not ids:
             return []
-        return list(Message.objects.filter(pk__in=ids).select_related("merchant").order_by("pk"))
+        return _load_claimed(ids)
     with transaction.atomic():
         ids = list(
             Message.objects.select_for_update(skip_locked=True)
@@ -71,7 +72,17 @@ def _claim(message_ids: Sequence[int]) -> list[Message]:
         Message.objects.filter(pk__in=ids).update(
             status=MessageStatus.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
         )
-    return list(Message.objects.filter(pk__in=ids).select_related("merchant").order_by("pk"))
+    return _load_claimed(ids)
+
+
+def _load_claimed(ids: Sequence[int]) -> list[Message]:
+    """The claimed messages, each merchant loaded once for the batch (a join would build a
+    Merchant instance per message)."""
+    messages = list(Message.objects.filter(pk__in=list(ids)).order_by("pk"))
+    merchants = Merchant.objects.in_bulk({m.merchant_id for m in messages})
+    for message in messages:
+        message.merchant = merchants[message.merchant_id]
+    return messages
 
 
 def _claim_postgresql(message_ids: Sequence[int]) -> list[int]:

@@ -36,6 +36,7 @@ from postpurchase.models import DomainEvent, HandlerRun, HandlerRunState, Mercha
 logger = logging.getLogger(__name__)
 
 Handler = Callable[[DomainEvent], None]
+BatchHandler = Callable[[Sequence[DomainEvent]], None]
 
 
 @dataclass(frozen=True)
@@ -43,14 +44,21 @@ class RegisteredHandler:
     name: str
     event_type: str
     fn: Handler
+    batch_fn: BatchHandler | None = None
 
 
 _registry: dict[str, dict[str, RegisteredHandler]] = {}
 
 
-def register(event_type: str, name: str, fn: Handler) -> None:
-    """Subscribe `fn` to `event_type` under a stable `name` (the key of its run record)."""
-    _registry.setdefault(event_type, {})[name] = RegisteredHandler(name, event_type, fn)
+def register(
+    event_type: str, name: str, fn: Handler, *, batch_fn: BatchHandler | None = None
+) -> None:
+    """Subscribe `fn` to `event_type` under a stable `name` (the key of its run record).
+
+    `batch_fn`, when given, takes many events of the type at once and must have the same effect
+    as `fn` on each; `events_dispatch_many` uses it (see `_run_handler_batch`).
+    """
+    _registry.setdefault(event_type, {})[name] = RegisteredHandler(name, event_type, fn, batch_fn)
 
 
 def unregister(event_type: str, name: str) -> None:
@@ -62,9 +70,11 @@ def handlers_for(event_type: str) -> list[RegisteredHandler]:
 
 
 @contextmanager
-def subscribed(event_type: str, name: str, fn: Handler) -> Iterator[None]:
+def subscribed(
+    event_type: str, name: str, fn: Handler, *, batch_fn: BatchHandler | None = None
+) -> Iterator[None]:
     """Register a handler for the duration of a block (used by tests and one-off scripts)."""
-    register(event_type, name, fn)
+    register(event_type, name, fn, batch_fn=batch_fn)
     try:
         yield
     finally:
@@ -168,10 +178,14 @@ def events_dispatch_many(*, event_ids: Sequence[str]) -> list[str]:
     DomainEvent.objects.filter(pk__in=[e.pk for e in events]).update(
         dispatch_attempts=F("dispatch_attempts") + 1
     )
+    done_in_batch = _run_batch_handlers(events)
     settled: list[Any] = []
     unsettled: list[str] = []
     for event in events:
-        if all(_run_handler(event, handler) for handler in handlers_for(event.type)):
+        if all(
+            (event.pk, handler.name) in done_in_batch or _run_handler(event, handler)
+            for handler in handlers_for(event.type)
+        ):
             settled.append(event.pk)
         else:
             unsettled.append(str(event.pk))
@@ -180,6 +194,72 @@ def events_dispatch_many(*, event_ids: Sequence[str]) -> list[str]:
             dispatched_at=timezone.now()
         )
     return unsettled
+
+
+def _run_batch_handlers(events: Sequence[DomainEvent]) -> set[tuple[Any, str]]:
+    """Run the batch form of each handler that has one over its events; return the (event id,
+    handler name) pairs that are done. Everything else goes through `_run_handler` per event."""
+    groups: dict[tuple[str, str], list[DomainEvent]] = {}
+    handlers: dict[tuple[str, str], RegisteredHandler] = {}
+    for event in events:
+        for handler in handlers_for(event.type):
+            if handler.batch_fn is not None:
+                groups.setdefault((event.type, handler.name), []).append(event)
+                handlers[(event.type, handler.name)] = handler
+    done: set[tuple[Any, str]] = set()
+    for key, group in groups.items():
+        if len(group) > 1:
+            done |= _run_handler_batch(group, handlers[key])
+    return done
+
+
+def _run_handler_batch(
+    events: Sequence[DomainEvent], handler: RegisteredHandler
+) -> set[tuple[Any, str]]:
+    """Run `handler.batch_fn` once over the events whose run of this handler is new.
+
+    The same guarantee as `_run_handler`: the handler's writes and the runs' "done" marks commit
+    together. Runs are created if missing and locked (`SKIP LOCKED`: a run another dispatcher
+    holds is left to it); only first attempts go into the batch, so a run that failed before
+    keeps its backoff and its own traceback. If the batch raises, nothing of it is kept and
+    each event goes through `_run_handler` alone (one bad event fails alone).
+    """
+    assert handler.batch_fn is not None
+    HandlerRun.objects.bulk_create(
+        [HandlerRun(event=e, handler=handler.name, state=HandlerRunState.RUNNING) for e in events],
+        ignore_conflicts=True,
+    )
+    try:
+        with transaction.atomic():
+            runs = list(
+                HandlerRun.objects.select_for_update(skip_locked=True).filter(
+                    event_id__in=[event.pk for event in events],
+                    handler=handler.name,
+                    state=HandlerRunState.RUNNING,
+                    attempts=0,
+                )
+            )
+            if not runs:
+                return set()
+            locked = {run.event_id for run in runs}
+            batch = [event for event in events if event.pk in locked]  # oldest first
+            handler.batch_fn(batch)
+            HandlerRun.objects.filter(pk__in=[run.pk for run in runs]).update(
+                state=HandlerRunState.DONE,
+                attempts=F("attempts") + 1,
+                last_error="",
+                next_attempt_at=None,
+                updated_at=timezone.now(),
+            )
+    except Exception:  # the batch as a whole failed: each event gets its own run and record
+        logger.warning(
+            "batch handler %s failed over %d events; running them one by one",
+            handler.name,
+            len(events),
+            exc_info=True,
+        )
+        return set()
+    return {(run.event_id, handler.name) for run in runs}
 
 
 def _handler_run(event: DomainEvent, handler: RegisteredHandler) -> HandlerRun:

@@ -284,7 +284,8 @@ ANYMAIL = env.dict("ANYMAIL", default={})
 # --- Notifications (see docs/notifications.md) ---------------------------------------------
 # Links in messages (tracking, unsubscribe) are absolute: the public address of this platform.
 NOTIFICATIONS_BASE_URL = env.str("NOTIFICATIONS_BASE_URL", default="http://localhost:8000")
-# With EMAIL_BACKEND=django.core.mail.backends.smtp.EmailBackend (a relay instead of an ESP):
+# With an SMTP relay instead of an ESP (EMAIL_BACKEND=
+# notifications.channels.smtp_backend.EmailBackend, a cheaper path over Django's SMTP backend):
 EMAIL_HOST = env.str("EMAIL_HOST", default="localhost")
 EMAIL_PORT = env.int("EMAIL_PORT", default=25)
 EMAIL_HOST_USER = env.str("EMAIL_HOST_USER", default="")

@@ -190,3 +190,57 @@ def test_batch_dispatch_isolates_a_failing_handler_and_the_sweeper_retries_it(me
         assert events_sweep() == 1
     assert sorted(done) == ["x:0", "x:1", "x:2"]
     assert not DomainEvent.objects.filter(dispatched_at__isnull=True).exists()
+
+
+def test_a_batch_handler_runs_once_over_a_batch_and_never_again(merchant_a):
+    one_by_one: list[str] = []
+    batches: list[list[str]] = []
+    with outbox.subscribed(
+        "probe.happened",
+        "tests.batched",
+        lambda e: one_by_one.append(e.subject),
+        batch_fn=lambda events: batches.append([e.subject for e in events]),
+    ):
+        with transaction.atomic():
+            events = outbox.publish_many(events=_specs(merchant_a, 5))
+        assert batches == [[f"x:{n}" for n in range(5)]]
+        assert one_by_one == []
+        runs = HandlerRun.objects.filter(handler="tests.batched")
+        assert runs.count() == 5
+        assert set(runs.values_list("state", "attempts")) == {(HandlerRunState.DONE, 1)}
+        # A redelivered batch message or the sweeper: no second effect, batched or not.
+        DomainEvent.objects.update(dispatched_at=None)
+        ids = [str(e.id) for e in events]
+        assert outbox.events_dispatch_many(event_ids=ids) == []
+        assert outbox.event_dispatch(event_id=ids[0]) is True
+    assert len(batches) == 1
+    assert one_by_one == []
+    assert not DomainEvent.objects.filter(dispatched_at__isnull=True).exists()
+
+
+def test_a_failing_batch_is_undone_and_each_event_runs_alone(merchant_a):
+    written: list[str] = []
+
+    def batch(events) -> None:  # type: ignore[no-untyped-def]
+        for event in events:
+            DomainEvent.objects.filter(pk=event.pk).update(subject=f"{event.subject}:batched")
+            written.append(event.subject)
+        raise ValueError("one of them is bad")
+
+    def single(event: DomainEvent) -> None:
+        if event.subject == "x:1":
+            raise ValueError("bad event")
+        written.append(f"{event.subject}:alone")
+
+    with (
+        outbox.subscribed("probe.happened", "tests.batched", single, batch_fn=batch),
+        transaction.atomic(),
+    ):
+        events = outbox.publish_many(events=_specs(merchant_a, 3))
+    # The batch's writes were rolled back with it; the good events ran alone, the bad one waits.
+    assert not DomainEvent.objects.filter(subject__endswith=":batched").exists()
+    assert [w for w in written if w.endswith(":alone")] == ["x:0:alone", "x:2:alone"]
+    bad = HandlerRun.objects.get(event=events[1], handler="tests.batched")
+    assert bad.state == HandlerRunState.RETRYING
+    assert "bad event" in bad.last_error
+    assert DomainEvent.objects.filter(dispatched_at__isnull=True).get().pk == events[1].pk

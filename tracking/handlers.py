@@ -8,14 +8,19 @@ event's id, so a redelivered event makes no second message. Registered in `Track
 from __future__ import annotations
 
 import zoneinfo
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.utils import timezone
 
 from commerce.models import Customer, Order
 from notifications.domain import ItemLine, Recipient, ShipmentNotice
-from notifications.services import notification_enqueue
+from notifications.services import (
+    NotificationRequest,
+    notification_enqueue,
+    notifications_enqueue_many,
+)
 from notifications.triggers import Trigger
 from postpurchase import outbox
 from postpurchase.models import DomainEvent
@@ -60,6 +65,25 @@ def destination_zone(*, country: str, region: str) -> str:
 
 
 # --- Reading what a message needs (tracking may read its own and commerce's rows) ------------
+
+
+def _shipments(events: Sequence[DomainEvent]) -> dict[int, Shipment]:
+    """The shipments of many events in one read (each scoped to its event's merchant)."""
+    wanted: dict[Any, set[int]] = {}
+    for event in events:
+        shipment_id = event.data.get("shipment_id")
+        if shipment_id is not None:
+            wanted.setdefault(event.merchant_id, set()).add(int(shipment_id))
+    found: dict[int, Shipment] = {}
+    for merchant_id, ids in wanted.items():
+        rows = (
+            Shipment.objects.for_merchant(merchant_id)
+            .select_related("order__customer", "merchant")
+            .prefetch_related("shipment_lines__order_line")
+            .filter(pk__in=ids)
+        )
+        found.update({shipment.pk: shipment for shipment in rows})
+    return found
 
 
 def _shipment(event: DomainEvent) -> Shipment | None:
@@ -133,17 +157,31 @@ def _notice(shipment: Shipment, event: DomainEvent, **overrides: object) -> Ship
     return ShipmentNotice(**values)  # type: ignore[arg-type]
 
 
-def _enqueue(shipment: Shipment, trigger: str, event_id: str, notice: ShipmentNotice) -> None:
+def _request(
+    shipment: Shipment, trigger: str, event_id: str, notice: ShipmentNotice
+) -> NotificationRequest:
     order = shipment.order
     recipient = _recipient(order)
-    notification_enqueue(
-        merchant=shipment.merchant,
+    return NotificationRequest(
         trigger=trigger,
         recipient=recipient,
         context=notice,
         event_id=event_id,
         order_ref=order.number,
         customer_ref=recipient.customer_ref,
+    )
+
+
+def _enqueue(shipment: Shipment, trigger: str, event_id: str, notice: ShipmentNotice) -> None:
+    request = _request(shipment, trigger, event_id, notice)
+    notification_enqueue(
+        merchant=shipment.merchant,
+        trigger=request.trigger,
+        recipient=request.recipient,
+        context=request.context,
+        event_id=request.event_id,
+        order_ref=request.order_ref,
+        customer_ref=request.customer_ref,
     )
 
 
@@ -159,6 +197,26 @@ def _milestone(trigger: str) -> Callable[[DomainEvent], None]:
 
     handle.__name__ = f"notify_{trigger}"
     return handle
+
+
+def _milestone_batch(trigger: str) -> Callable[[Sequence[DomainEvent]], None]:
+    """The batch form of `_milestone`: a burst of events (a carrier webhook batch) becomes one
+    read of the shipments and one `notifications_enqueue_many` per merchant."""
+
+    def handle_many(events: Sequence[DomainEvent]) -> None:
+        shipments = _shipments(events)
+        by_merchant: dict[Any, tuple[Any, list[NotificationRequest]]] = {}
+        for event in events:
+            shipment = shipments.get(int(event.data.get("shipment_id") or 0))
+            if shipment is None or shipment.merchant_id != event.merchant_id:
+                continue
+            request = _request(shipment, trigger, str(event.id), _notice(shipment, event))
+            by_merchant.setdefault(shipment.merchant_id, (shipment.merchant, []))[1].append(request)
+        for merchant, requests in by_merchant.values():
+            notifications_enqueue_many(merchant=merchant, requests=requests)
+
+    handle_many.__name__ = f"notify_{trigger}_many"
+    return handle_many
 
 
 def _parse_date(value: object) -> date | None:
@@ -257,7 +315,12 @@ MILESTONE_TRIGGERS = {
 def register() -> None:
     """Subscribe tracking's notification handlers (called from TrackingConfig.ready)."""
     for event_type, trigger in MILESTONE_TRIGGERS.items():
-        outbox.register(event_type, f"tracking.notify_{trigger}", _milestone(trigger))
+        outbox.register(
+            event_type,
+            f"tracking.notify_{trigger}",
+            _milestone(trigger),
+            batch_fn=_milestone_batch(trigger),
+        )
     outbox.register("shipment.delayed", "tracking.notify_delayed", notify_delayed)
     outbox.register(
         "shipment.events_recorded", "tracking.notify_arriving_tomorrow", notify_arriving_tomorrow

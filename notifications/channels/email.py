@@ -3,11 +3,14 @@ a file outbox otherwise), one connection per batch."""
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
 import hmac
+import random
 import smtplib
 import socket
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from email import policy as email_policy
 from email.header import Header
@@ -122,10 +125,80 @@ class PlainMimeEmail(EmailMultiAlternatives):
         names = {name.lower() for name in self.extra_headers}
         if "date" not in names:
             msg["Date"] = formatdate(usegmt=True)
-        for name, value in self.extra_headers.items():
-            if name not in _ADDRESS_HEADERS:
-                msg[name] = _encoded_text(str(value))
+        for name, value in self._extra_header_items():
+            msg[name] = value
         return msg
+
+    def _extra_header_items(self) -> list[tuple[str, Any]]:
+        return [
+            (name, _encoded_text(str(value)))
+            for name, value in self.extra_headers.items()
+            if name not in _ADDRESS_HEADERS
+        ]
+
+    def wire_bytes(self, *, boundary: str | None = None) -> bytes:
+        """The bytes `message().as_bytes()` gives for a text (+ HTML) email, written directly.
+
+        The same headers through the same policy fold and the same base64 bodies as compat32's
+        generator writes (checked byte for byte in the tests), without building and walking the
+        `email` object tree (~0.4 ms a message). Anything else goes through `message()`.
+        """
+        if self.attachments or len(self.alternatives) > 1:
+            wire: bytes = self.message().as_bytes()
+            return wire
+        headers: list[tuple[str, Any]] = []
+        text_part = _wire_part("plain", str(self.body))
+        if self.alternatives:
+            content, _mimetype = self.alternatives[0]
+            boundary = boundary or _make_boundary()
+            headers += [
+                ("Content-Type", f'multipart/alternative; boundary="{boundary}"'),
+                ("MIME-Version", "1.0"),
+            ]
+            delimiter = f"--{boundary}\r\n".encode()
+            body = b"".join(
+                [
+                    delimiter,
+                    text_part,
+                    b"\r\n",
+                    delimiter,
+                    _wire_part("html", str(content)),
+                    f"\r\n--{boundary}--\r\n".encode(),
+                ]
+            )
+        else:
+            head, _, body = text_part.partition(b"\r\n\r\n")
+            headers += [
+                tuple(line.decode().split(": ", 1))  # type: ignore[misc]
+                for line in head.split(b"\r\n")
+            ]
+        headers.append(("Subject", _encoded_text(str(self.subject))))
+        headers.append(
+            ("From", _encoded_addresses([str(self.extra_headers.get("From", self.from_email))]))
+        )
+        headers.append(("To", _encoded_addresses([str(a) for a in self.to])))
+        if self.reply_to:
+            headers.append(("Reply-To", _encoded_addresses([str(a) for a in self.reply_to])))
+        if "date" not in {name.lower() for name in self.extra_headers}:
+            headers.append(("Date", formatdate(usegmt=True)))
+        headers += self._extra_header_items()
+        head_bytes = b"".join(_SMTP_MIME.fold_binary(name, value) for name, value in headers)
+        return head_bytes + b"\r\n" + body
+
+
+def _make_boundary() -> str:
+    """compat32's boundary form (`===============<19 digits>==`); base64 bodies never hold it."""
+    token = random.randrange(sys.maxsize)  # noqa: S311 - a MIME boundary, not a secret
+    return f"{'=' * 15}{token:019d}=="
+
+
+def _wire_part(subtype: str, content: str) -> bytes:
+    """One utf-8 base64 text part (headers, blank line, 76-column lines), as MIMEText writes it."""
+    encoded = base64.encodebytes(content.encode("utf-8")).replace(b"\n", b"\r\n")
+    return (
+        f'Content-Type: text/{subtype}; charset="utf-8"\r\n'
+        "MIME-Version: 1.0\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+    ).encode() + encoded
 
 
 EMAIL_MESSAGES_PER_CONNECTION = 20

@@ -47,8 +47,14 @@ class _Collector(MessageHandler):
         raise NotImplementedError
 
 
-@pytest.fixture
-def smtp_server(settings) -> Iterator[_Collector]:  # type: ignore[no-untyped-def]
+SMTP_BACKENDS = [
+    "django.core.mail.backends.smtp.EmailBackend",
+    "notifications.channels.smtp_backend.EmailBackend",  # the direct wire path
+]
+
+
+@pytest.fixture(params=SMTP_BACKENDS, ids=["django-smtp", "platform-smtp"])
+def smtp_server(request, settings) -> Iterator[_Collector]:  # type: ignore[no-untyped-def]  # type: ignore[no-untyped-def]
     handler = _Collector()
     with socket.socket() as probe:  # a free loopback port (aiosmtpd needs a fixed one)
         probe.bind(("127.0.0.1", 0))
@@ -56,7 +62,7 @@ def smtp_server(settings) -> Iterator[_Collector]:  # type: ignore[no-untyped-de
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+        settings.EMAIL_BACKEND = request.param
         settings.EMAIL_HOST = "127.0.0.1"
         settings.EMAIL_PORT = port
         settings.EMAIL_USE_TLS = False
@@ -254,3 +260,74 @@ def test_one_line_headers_are_written_exactly_as_compat32_folds_them():
 
     reference = email.policy.compat32.clone(linesep="\r\n", max_line_length=998)
     assert build(_SMTP_MIME) == build(reference)
+
+
+def _sample_email(subject: str, body: str, html: str, sender: str):  # type: ignore[no-untyped-def]
+    from notifications.channels.email import PlainMimeEmail
+
+    email_message = PlainMimeEmail(
+        subject=subject,
+        body=body,
+        from_email=sender,
+        to=["shopper@example.com"],
+        reply_to=["help@aurora.example"],
+        headers={
+            "Message-ID": "<n1.2.abc@aurora.example>",
+            "Date": "Mon, 23 Nov 2026 14:00:00 GMT",
+            "List-Unsubscribe": "<https://track.example/u/" + "t" * 300 + "/>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+    )
+    if html:
+        email_message.attach_alternative(html, "text/html")
+    return email_message
+
+
+@pytest.mark.parametrize(
+    ("subject", "body", "html", "sender"),
+    [
+        (
+            "Alice, your sock was delivered",
+            "Delivered\n" * 40,
+            "<p>é</p>" * 60,
+            "Aurora <a@b.example>",
+        ),
+        ("山田 花子様、お届けしました" * 4, "お届けしました", "<p>済</p>", "オーロラ <hello@x.jp>"),
+        ("x" * 1200, "", "", "hello@aurora.example"),  # over-long subject, text only, empty body
+    ],
+    ids=["ascii", "japanese", "text-only"],
+)
+def test_wire_bytes_are_exactly_what_compat32_generates(subject, body, html, sender):  # type: ignore[no-untyped-def]
+    email_message = _sample_email(subject, body, html, sender)
+    reference = email_message.message()
+    boundary = "===============0000000000000000042=="
+    if html:
+        reference.set_boundary(boundary)
+    assert email_message.wire_bytes(boundary=boundary) == reference.as_bytes()
+
+
+def test_wire_bytes_boundary_is_fresh_per_message_and_parses_back():
+    email_message = _sample_email("Hi", "text body", "<p>html body</p>", "a@b.example")
+    first, second = email_message.wire_bytes(), email_message.wire_bytes()
+    assert first != second  # a new boundary each time, as the email generator makes
+    parsed = email.message_from_bytes(first, policy=policy.default)
+    assert parsed.get_body(preferencelist=("plain",)).get_content() == "text body"
+    assert parsed.get_body(preferencelist=("html",)).get_content() == "<p>html body</p>"
+
+
+def test_platform_backend_prepares_addresses_as_django_does():
+    from django.core.mail.backends.smtp import EmailBackend as DjangoBackend
+
+    from notifications.channels.smtp_backend import EmailBackend
+
+    ours, django_backend = EmailBackend(), DjangoBackend()
+    for address in (
+        "shopper1@bench.example",
+        "first.last+tag@mail.example.co.jp",
+        "Aurora Outfitters <hello@aurora.example>",
+        "山田 <hanako@例え.jp>",  # IDNA domain: punycoded by Django's parser
+    ):
+        assert ours.prep_address(address) == django_backend.prep_address(address)
+    for bad in ("a@b.example\r\nRCPT TO:<x@y.example>", "a@b.example, c@d.example"):
+        with pytest.raises(ValueError, match="Invalid address"):
+            ours.prep_address(bad)

@@ -137,3 +137,67 @@ def test_unusable_addresses_are_recorded_as_suppressed_not_sent(
         "sms": (MessageStatus.SUPPRESSED, "invalid phone number"),
     }
     assert mail.outbox == []
+
+
+def _batch(shopper, notice, count: int, prefix: str):  # type: ignore[no-untyped-def]
+    from notifications.services import NotificationRequest
+
+    return [
+        NotificationRequest(
+            trigger="delivered",
+            recipient=shopper,
+            context=notice,
+            event_id=f"{prefix}:{n}",
+            order_ref=f"order-{n}",
+            customer_ref=f"cust-{n}",
+        )
+        for n in range(count)
+    ]
+
+
+def test_a_batch_reads_push_subscriptions_once_by_customer_or_order(
+    merchant_a, merchant_b, shopper, notice, daytime
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from notifications.models import PushSubscription
+    from notifications.services import notifications_enqueue_many
+
+    for channel in (Channel.EMAIL, Channel.SMS):
+        for merchant in (merchant_a, merchant_b):
+            TriggerToggle.objects.create(
+                merchant=merchant, trigger="delivered", channel=channel, enabled=False
+            )
+
+    def subscribe(merchant, endpoint, **refs):  # type: ignore[no-untyped-def]
+        PushSubscription.objects.create(
+            merchant=merchant,
+            endpoint=f"https://push.example/{endpoint}",
+            p256dh="k",
+            auth="a",
+            **refs,
+        )
+
+    subscribe(merchant_a, "by-customer", customer_ref="cust-0")
+    subscribe(merchant_a, "by-order", order_ref="order-1")
+    subscribe(merchant_a, "by-both", customer_ref="cust-2", order_ref="order-2")
+    subscribe(merchant_a, "unrelated", customer_ref="someone-else")
+    subscribe(merchant_b, "other-tenant", customer_ref="cust-0")  # never merchant_a's
+
+    created = notifications_enqueue_many(
+        merchant=merchant_a, requests=_batch(shopper, notice, 4, "push")
+    )
+    by_order = {m.order_ref: m.to_address for m in created}
+    assert by_order == {
+        "order-0": "https://push.example/by-customer",
+        "order-1": "https://push.example/by-order",
+        "order-2": "https://push.example/by-both",  # matched twice, one message
+    }
+
+    # Set-based: a batch of 40 runs as many queries as a batch of 2.
+    with CaptureQueriesContext(connection) as small:
+        notifications_enqueue_many(merchant=merchant_a, requests=_batch(shopper, notice, 2, "s"))
+    with CaptureQueriesContext(connection) as large:
+        notifications_enqueue_many(merchant=merchant_a, requests=_batch(shopper, notice, 40, "l"))
+    assert len(large.captured_queries) == len(small.captured_queries)

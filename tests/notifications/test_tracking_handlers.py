@@ -212,3 +212,72 @@ def test_arriving_tomorrow_is_said_once_per_shipment_and_day(
     with django_capture_on_commit_callbacks(execute=True):
         _publish(shipment, "shipment.events_recorded", new_events=1)
     assert len(mail.outbox) == 1  # not tomorrow any more: nothing new
+
+
+def _numbered_shipment(merchant, number: int):  # type: ignore[no-untyped-def]
+    person = CustomerFactory(
+        merchant=merchant, language="en", first_name=f"Shopper{number}", email=f"s{number}@ex.com"
+    )
+    order = OrderFactory(merchant=merchant, customer=person, number=str(5000 + number))
+    line = OrderLineFactory(
+        order=order, title=f"Item {number}", sku=f"SKU-{number}", product__sku=f"SKU-{number}"
+    )
+    shipment = ShipmentFactory(order=order, destination_region="NY", status="delivered")
+    ShipmentLine.objects.create(merchant=merchant, shipment=shipment, order_line=line, quantity=1)
+    return shipment
+
+
+@pytest.mark.django_db
+def test_a_burst_of_delivered_events_is_enqueued_as_one_batch_per_merchant(
+    merchant_a, merchant_b, daytime, django_capture_on_commit_callbacks
+):
+    from notifications.models import MessagingSettings, TriggerToggle
+
+    for merchant in (merchant_a, merchant_b):
+        TriggerToggle.objects.create(
+            merchant=merchant, trigger="delivered", channel=Channel.PUSH, enabled=False
+        )
+        # Midnight in Tokyo: merchant_b's quiet hours would hold its messages.
+        MessagingSettings.objects.create(merchant=merchant, quiet_hours_enabled=False)
+    shipments = [_numbered_shipment(merchant_a, n) for n in range(6)]
+    shipments += [_numbered_shipment(merchant_b, n) for n in range(6, 9)]
+    specs = [
+        outbox.EventSpec(
+            merchant=s.merchant,
+            type="shipment.delivered",
+            subject=f"shipment:{s.pk}",
+            data=shipment_event_data(s),
+        )
+        for s in shipments
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        events = outbox.publish_many(events=specs)
+
+    for merchant, numbers in ((merchant_a, range(6)), (merchant_b, range(6, 9))):
+        messages = Message.objects.for_merchant(merchant)
+        # One notifications_enqueue_many call per merchant for the whole burst.
+        assert messages.values("enqueue_token").distinct().count() == 1
+        assert sorted(messages.values_list("subject", flat=True)) == sorted(
+            f"Shopper{n}, your Item {n} has been delivered" for n in numbers
+        )
+        assert {m.status for m in messages} == {MessageStatus.SENT}
+    assert len(mail.outbox) == 9
+    runs = _notify_runs(events)
+    assert runs == {("tracking.notify_delivered", "done", 1)}
+
+    # The batch redelivered (a retried task, the sweeper): nothing new is queued or sent.
+    DomainEvent.objects.filter(pk__in=[e.pk for e in events]).update(dispatched_at=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert outbox.events_dispatch_many(event_ids=[str(e.id) for e in events]) == []
+    assert Message.objects.count() == 9
+    assert len(mail.outbox) == 9
+
+
+def _notify_runs(events):  # type: ignore[no-untyped-def]
+    from postpurchase.models import HandlerRun
+
+    return set(
+        HandlerRun.objects.filter(
+            event__in=[e.pk for e in events], handler="tracking.notify_delivered"
+        ).values_list("handler", "state", "attempts")
+    )
