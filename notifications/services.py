@@ -280,6 +280,7 @@ def _draft(
             address=address,
             purpose=spec.purpose,
             message_key=key,
+            language=language,
         )
         url = unsubscribe_url(token)
         data["unsubscribe_url"] = url

@@ -46,12 +46,21 @@ class UnsubscribeClaim:
     address: str
     purpose: str
     message_key: str
+    language: str = ""  # the message's language, so the page answers in it
 
 
 def unsubscribe_token(
-    *, merchant_id: int, channel: str, address: str, purpose: str, message_key: str
+    *,
+    merchant_id: int,
+    channel: str,
+    address: str,
+    purpose: str,
+    message_key: str,
+    language: str = "",
 ) -> str:
     payload = {"m": merchant_id, "c": channel, "a": address, "p": purpose, "k": message_key}
+    if language:
+        payload["l"] = language
     return signing.dumps(payload, salt=UNSUBSCRIBE_SALT)
 
 
@@ -68,6 +77,7 @@ def unsubscribe_token_read(token: str) -> UnsubscribeClaim:
         address=str(data["a"]),
         purpose=str(data["p"]),
         message_key=str(data.get("k", "")),
+        language=str(data.get("l", "")),
     )
 
 

@@ -8,6 +8,7 @@ import logging
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -42,6 +43,9 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             status=400,
         )
     merchant = get_object_or_404(Merchant, pk=claim.merchant_id, is_active=True)
+    if claim.language in dict(settings.LANGUAGES):
+        # The page answers in the language the message was written in, whatever the browser says.
+        translation.activate(claim.language)
     context = {"merchant": merchant, "address": claim.address, "purpose": claim.purpose}
     if request.method == "GET":
         return render(request, "notifications/pages/unsubscribe_confirm.html", context)

@@ -215,3 +215,25 @@ def test_tampered_unsubscribe_token_is_refused(client, sent_email):
     tampered = path[:-6] + ("AAAAA/" if not path.endswith("AAAAA/") else "BBBBB/")
     assert client.post(tampered).status_code == 400
     assert not ConsentRecord.objects.exists()
+
+
+def test_unsubscribe_page_answers_in_the_language_of_the_email(
+    merchant_a, shopper, notice, daytime, client, django_capture_on_commit_callbacks
+):
+    """A Japanese email's link opens a Japanese page even from a browser set to English."""
+    from dataclasses import replace
+
+    with django_capture_on_commit_callbacks(execute=True):
+        (message,) = notification_enqueue(
+            merchant=merchant_a,
+            trigger="delivered",
+            recipient=replace(shopper, language="ja"),
+            context=notice,
+            event_id="e-ja",
+        )
+    message.refresh_from_db()
+    assert message.language == "ja"
+    response = client.get(_unsubscribe_path(message), HTTP_ACCEPT_LANGUAGE="en-US")
+    assert response.status_code == 200
+    assert '<html lang="ja">' in response.content.decode()
+    assert "からのメッセージを停止しますか" in response.content.decode()

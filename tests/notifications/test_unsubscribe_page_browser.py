@@ -1,6 +1,6 @@
 """The unsubscribe pages a shopper reaches from an email, in headless Chromium: English and
-Japanese (from the browser's language), phone and desktop, axe-core clean, nothing loaded from
-outside the app, and the form unsubscribes."""
+Japanese (from the browser's language here; a link from an email carries the email's), phone and
+desktop, axe-core clean, nothing loaded from outside the app, and the form unsubscribes."""
 
 from __future__ import annotations
 
