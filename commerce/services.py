@@ -249,13 +249,7 @@ def _assign(obj: Any, values: dict[str, Any]) -> list[str]:
 def _customer_upsert(*, merchant: Merchant, data: CustomerInput) -> tuple[Customer, list[str]]:
     """Find the shopper by external id, else by email; create or update them."""
     scoped = Customer.objects.for_merchant(merchant).select_for_update()
-    customer = None
-    if data.external_id:
-        customer = scoped.filter(external_id=data.external_id).first()
-    if customer is None and data.email:
-        customer = scoped.filter(email=data.email).first()
-        if customer is not None and customer.external_id and data.external_id:
-            customer = None  # that email belongs to another store customer
+    customer = _customer_find(scoped, data)
     values: dict[str, Any] = {"external_id": data.external_id, "email": data.email}
     # Optional details: an order that omits them keeps what is known.
     for name in ("first_name", "last_name", "phone", "language", "time_zone", "birthday"):
@@ -268,12 +262,36 @@ def _customer_upsert(*, merchant: Merchant, data: CustomerInput) -> tuple[Custom
     holders = Customer.objects.for_merchant(merchant).filter(email=values["email"])
     if customer is not None:
         holders = holders.exclude(pk=customer.pk)
+    if customer is None and values["email"] and holders.exists():
+        # A concurrent upsert of the same shopper may have committed since the lookup (each
+        # statement sees what is committed when it starts): look again before calling it a clash.
+        customer = _customer_find(scoped, data)
+        if customer is not None:
+            values["external_id"] = data.external_id or customer.external_id
+            values["email"] = data.email or customer.email
+            return _customer_update(customer, values)
     if values["email"] and holders.exists():
         raise InvalidInputError(
             {"customer.email": ["This email belongs to another customer of this store."]}
         )
     if customer is None:
         return Customer.objects.create(merchant=merchant, **values), ["customer"]
+    return _customer_update(customer, values)
+
+
+def _customer_find(scoped: Any, data: CustomerInput) -> Customer | None:
+    """The shopper by external id, else by an email no other store customer id holds."""
+    customer = None
+    if data.external_id:
+        customer = scoped.filter(external_id=data.external_id).first()
+    if customer is None and data.email:
+        customer = scoped.filter(email=data.email).first()
+        if customer is not None and customer.external_id and data.external_id:
+            customer = None  # that email belongs to another store customer
+    return customer
+
+
+def _customer_update(customer: Customer, values: dict[str, Any]) -> tuple[Customer, list[str]]:
     changed = _assign(customer, values)
     if changed:
         customer.save(update_fields=[*changed, "updated_at"])

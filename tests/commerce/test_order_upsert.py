@@ -319,6 +319,58 @@ def test_upserts_that_both_miss_the_lookup_resolve_on_the_constraint(merchant_a,
     assert DomainEvent.objects.filter(merchant=merchant_a).count() == 1
 
 
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_a_shopper_committed_between_lookup_and_email_check_is_the_same_shopper(
+    merchant_a, monkeypatch
+):
+    """The interleaving that made the concurrent test flaky: the second upsert looks the shopper
+    up (absent), the first commits, then the second checks whether the email is taken. It must
+    find the shopper the first created, not answer "this email belongs to another customer"."""
+    from commerce import services
+
+    original = services._customer_find
+    looked_up = threading.Event()
+    first_done = threading.Event()
+    local = threading.local()
+
+    def lookup_then_wait(scoped, data):  # type: ignore[no-untyped-def]
+        found = original(scoped, data)
+        if threading.current_thread().name == "second" and not getattr(local, "waited", False):
+            local.waited = True
+            looked_up.set()
+            assert first_done.wait(timeout=10)
+        return found
+
+    monkeypatch.setattr(services, "_customer_find", lookup_then_wait)
+    results: dict[str, object] = {}
+    errors: list[BaseException] = []
+
+    def run(name: str) -> None:
+        try:
+            if name == "first":
+                assert looked_up.wait(timeout=10)
+            results[name] = order_upsert(merchant=merchant_a, payload=order_input())
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            if name == "first":
+                first_done.set()
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(n,), name=n) for n in ("second", "first")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert errors == []
+    assert results["first"].created is True  # type: ignore[attr-defined]
+    assert results["second"].created is False  # type: ignore[attr-defined]
+    assert Customer.objects.filter(merchant=merchant_a).count() == 1
+    assert Order.objects.filter(merchant=merchant_a).count() == 1
+    assert DomainEvent.objects.filter(merchant=merchant_a).count() == 1
+
+
 @pytest.mark.django_db
 def test_omitted_customer_details_keep_what_is_known(merchant_a):
     order_upsert(merchant=merchant_a, payload=order_input())
