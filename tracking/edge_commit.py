@@ -98,7 +98,9 @@ def insert_received(row: ReceivedRow) -> int | None:
 def _flush(batch: Sequence[_Waiting]) -> None:
     """Insert the batch's rows in one statement; record each row's id or the error. Never raises."""
     params: list[int | str | bytes | datetime] = []
-    for waiting in batch:
+    # Rows in key order: two processes' batches sharing keys then wait on each other in one
+    # order and cannot deadlock (a stable sort keeps arrival order among repeats of a key).
+    for waiting in sorted(batch, key=lambda w: (w.row.merchant_id, w.row.source, w.row.unique_key)):
         r = waiting.row
         params += [
             r.merchant_id,
