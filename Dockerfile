@@ -30,9 +30,13 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=20s --retries=3 \
     CMD python -c "import os, sys, urllib.request as u; host = os.environ.get('ALLOWED_HOSTS', 'localhost').split(',')[0].strip(); r = u.Request('http://127.0.0.1:8000/healthz', headers={'Host': host, 'X-Forwarded-Proto': 'https'}); sys.exit(0 if u.urlopen(r, timeout=4).status == 200 else 1)"
 
+# Threaded workers: a webhook (and most page work) waits on PostgreSQL, and the threads of a
+# process overlap those waits (docs/operations.md: workers about the cores, 8 threads each).
 CMD ["gunicorn", "postpurchase.wsgi:application", \
      "--bind", "0.0.0.0:8000", \
-     "--workers", "3", \
+     "--worker-class", "gthread", \
+     "--workers", "2", \
+     "--threads", "8", \
      "--timeout", "30", \
      "--forwarded-allow-ips", "*", \
      "--access-logfile", "-"]

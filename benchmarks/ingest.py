@@ -7,10 +7,13 @@ dropped and recreated, and redis://127.0.0.1:6379/3, which is flushed). Phases:
 
 1. **Edge**: gunicorn (`--gunicorn-workers` gthread workers x `--gunicorn-threads`) serves the
    project with one extra URL, a bare Django JSON view
-   that reads the body (benchmarks/ingest_urls.py). A separate load process on loopback POSTs
-   signed generic-format webhooks, then the same number of bodies to the bare view, each for at
-   most `--duration` s / `--requests` requests, with `--concurrency` client threads. No worker
-   runs yet, so the edge is measured alone: `webhook_rps / bare_rps` is `webhook_ratio`.
+   that reads the body (benchmarks/ingest_urls.py). After warming both paths, a separate load
+   process on loopback POSTs the signed generic-format bodies to the bare view, then the same
+   bodies as webhooks, each for at most `--duration` s / `--requests` requests, with
+   `--concurrency` client threads and a new connection per request. No worker runs yet, so the
+   edge is measured alone: `webhook_rps / bare_rps` is `webhook_ratio`. gthread workers are the
+   deployed configuration (docs/operations.md): a webhook waits on its commit's flush, and
+   threads overlap those waits.
 2. **Worker**: a real `celery worker` (prefork, `--worker-concurrency` processes) on the ingest
    queue (`TRACKING_INGEST_QUEUE=ingest`) starts and drains the stored backlog. Each batch pays for
    its domain events (outbox rows and their dispatch messages); the handlers those messages run
@@ -414,8 +417,11 @@ def main() -> None:
         edge_count = args.requests
         hooks = webhook_bodies(numbers, edge_count, args.history, "edge")
         events_per_hook = {f"edge-{i}": n for i, (_, n) in enumerate(hooks)}
-        # Warm both code paths (imports, connections) before timing.
-        drive(port, "/bench/bare/", [b"{}"] * 50, args)
+        # Warm both code paths (imports, each thread's database, cache and broker connections)
+        # before timing, so neither phase pays start-up costs the other does not.
+        drive(port, "/bench/bare/", [b"{}"] * 200, args)
+        warm = webhook_bodies(numbers, 200, args.history, "warm")
+        drive(port, f"/webhooks/generic/{MERCHANT}/", [body for body, _ in warm], args)
         bare = drive(port, "/bench/bare/", [body for body, _ in hooks], args)
         first_edge = next_id()
         webhook = drive(port, f"/webhooks/generic/{MERCHANT}/", [body for body, _ in hooks], args)
@@ -457,7 +463,7 @@ def main() -> None:
         from tracking.tasks import webhook_process
 
         webhook_process.apply_async(queue="ingest")
-        drain(args.drain_timeout, stored)
+        drain(args.drain_timeout, stored + len(warm))
         figures = worker_figures(first_edge, events_per_hook)
         results.update(
             normalised_events_per_s=figures["normalised_events_per_s"],
