@@ -103,16 +103,21 @@ StageOutcome = tuple[int, list[int], dict[int, int]]
 def stage_and_insert(rows: Sequence[StagedRow]) -> StageOutcome:
     """(lines matched, unmatched line numbers, new events per shipment) of one batch.
 
-    The batch commits without waiting for the WAL flush (`synchronous_commit = off` for this
-    transaction only): the import's last transaction (the status re-derivation) commits
-    synchronously, which flushes everything before it, so when the command reports, every
-    accepted row is durable; a crash before that fails the command, and a rerun is idempotent.
+    When it is a transaction of its own, the batch commits without waiting for the WAL flush
+    (`synchronous_commit = off` for this transaction only): the import's last transactions (the
+    status re-derivation) commit synchronously, which flushes everything before them, so when
+    the command reports, every accepted row is durable; a crash before that fails the command,
+    and a rerun is idempotent.
     """
     new: dict[int, int] = {}
     matched = 0
     unmatched: list[int] = []
+    # Only for a transaction of its own: inside a caller's transaction SET LOCAL would last until
+    # the caller's commit, which nothing after it would flush.
+    own_transaction = not connection.in_atomic_block
     with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute("SET LOCAL synchronous_commit = off")
+        if own_transaction:
+            cursor.execute("SET LOCAL synchronous_commit = off")
         cursor.execute(
             f"CREATE TEMP TABLE IF NOT EXISTS {STAGE} ("
             + ", ".join(f"{name} {kind}" for name, kind in STAGE_COLUMNS)

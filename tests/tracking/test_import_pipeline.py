@@ -87,3 +87,20 @@ def test_csv_rows_short_long_and_blank_read_as_the_header_says():
     }
     assert by_name[1]["occurred_at"] == "2026-11-21T10:00:00Z"
     assert all(len(r[1]) == 15 for r in rows)
+
+
+@pytest.mark.django_db
+def test_an_import_inside_a_callers_transaction_leaves_its_commit_synchronous(merchant_a):
+    """Batches of their own commit asynchronously (the final re-derivation flushes them); inside
+    a caller's transaction that setting would outlive the import, so it is not made."""
+    from django.db import connection, transaction
+
+    ShipmentFactory(order__merchant=merchant_a, carrier="ups", tracking_number="1Z999AA10123456784")
+    lines = ["aurora,ups,1Z999AA10123456784,2026-11-21T10:00:00Z,in_transit,AR,Hub,US"]
+    with transaction.atomic():
+        summary = import_tracking_events(rows=read_rows(_csv(lines), "csv"))
+        assert summary.accepted == 1
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SHOW synchronous_commit")
+                assert cursor.fetchone()[0] == "on"
