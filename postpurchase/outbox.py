@@ -16,6 +16,7 @@ the sweeper finds whatever the message never delivered.
 
 from __future__ import annotations
 
+import json
 import logging
 import random
 import traceback
@@ -27,7 +28,7 @@ from functools import partial
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -116,12 +117,49 @@ def publish_many(*, events: Sequence[EventSpec]) -> list[DomainEvent]:
         DomainEvent(merchant=e.merchant, type=e.type, subject=e.subject, data=dict(e.data))
         for e in events
     ]
-    DomainEvent.objects.bulk_create(rows, batch_size=1000)
+    if connection.vendor == "postgresql":
+        _insert_as_json(rows)
+    else:
+        DomainEvent.objects.bulk_create(rows, batch_size=1000)
     ids = [str(row.id) for row in rows]
     for start in range(0, len(ids), DISPATCH_BATCH_SIZE):
         chunk = ids[start : start + DISPATCH_BATCH_SIZE]
         transaction.on_commit(partial(_enqueue_dispatch_batch, chunk), robust=True)
     return rows
+
+
+def _insert_as_json(rows: Sequence[DomainEvent]) -> None:
+    """One INSERT of many events whose only parameter is one JSON document of all the rows.
+
+    `bulk_create` passes eight parameters per row, and psycopg's client-side conversion of a
+    query with thousands of parameters cost more than the rest of a webhook batch; one `json.dumps`
+    (C) and `jsonb_to_recordset` on the server do the same insert. `created_at` is taken per row,
+    as `auto_now_add` would, so events keep their publishing order.
+    """
+    records = []
+    for row in rows:
+        row.created_at = timezone.now()
+        records.append(
+            {
+                "id": str(row.id),
+                "merchant_id": row.merchant_id,
+                "type": row.type,
+                "subject": row.subject,
+                "data": row.data,
+                "created_at": row.created_at.isoformat(),
+            }
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO postpurchase_domainevent"
+            " (id, merchant_id, type, subject, data, created_at, dispatch_attempts)"
+            " SELECT id, merchant_id, type, subject, data, created_at, 0"
+            " FROM jsonb_to_recordset(%s::jsonb) AS r(id uuid, merchant_id bigint, type text,"
+            " subject text, data jsonb, created_at timestamptz)",
+            [json.dumps(records)],
+        )
+    for row in rows:
+        row._state.adding = False  # as bulk_create leaves saved rows
 
 
 def _enqueue_dispatch_batch(event_ids: list[str]) -> None:

@@ -5,14 +5,14 @@ occurred_at, status, code, description, reason, action_required, city, region, p
 estimated_delivery, ship_date. Rows are validated one by one (a bad row is rejected with its line
 number and reason, the others go on), matched to shipments in batches, and written in batches.
 
-On PostgreSQL the rows that name their carrier go set-based: a batch is COPied into a temporary
-staging table, matched to shipments with one join (merchant + carrier + number + ship-date
-window, the most recent fitting shipment wins), and written with one `INSERT … SELECT … ON
-CONFLICT DO NOTHING`; staged rows no shipment matched are reported as rejected with their line.
-Rows without a carrier (matched by the carriers their number format suggests, best first) and
-every row on other databases are matched in Python and inserted ignoring conflicts. The same scan
-already stored (or twice in the file) is a duplicate. Statuses of touched shipments are re-derived
-at the end, in bulk.
+Rows travel as plain tuples in COLUMNS order (the CSV reader picks the columns by index), are
+validated with precompiled lookups and get their scan key from `tracking.scan_keys`, the code
+every other path uses. On PostgreSQL the rows that name their carrier then go set-based
+(`tracking.import_staging`: COPY into a staging table, one statement that matches, inserts with
+ON CONFLICT DO NOTHING and reports unmatched lines). Rows without a carrier (matched by the
+carriers their number format suggests, best first) and every row on other databases are matched
+in Python and inserted ignoring conflicts. The same scan already stored (or twice in the file) is
+a duplicate. Statuses of touched shipments are re-derived at the end, in bulk.
 """
 
 from __future__ import annotations
@@ -21,21 +21,24 @@ import csv
 import io
 import json
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
-from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
 from postpurchase.models import Merchant
 from tracking.domain import ExceptionReason, Location, ParsedEvent, ShipmentStatus
-from tracking.ingest import IDENTITY_GRACE, shipment_identify
+from tracking.import_staging import StagedRow, StageOutcome, stage_and_insert
+from tracking.ingest import shipment_identify
 from tracking.models import EventSource, Shipment, TrackingEvent
-from tracking.normalisation import parsed_event_key, shipments_rederive
+from tracking.normalisation import shipments_rederive
+from tracking.scan_keys import parsed_event_key, scan_key_of
 from tracking.services import tracking_number_normalise
 from tracking.tracking_numbers import carrier_slug
 
@@ -59,13 +62,25 @@ COLUMNS = (
 REQUIRED = ("tracking_number", "occurred_at", "status")
 _TRUE = {"1", "true", "yes", "y", "t"}
 _FALSE = {"", "0", "false", "no", "n", "f"}
+_ACTION = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 _STATUSES = frozenset(ShipmentStatus)
-_REASONS = frozenset(ExceptionReason)
+_STATUS_VALUE = {str(s): str(s) for s in ShipmentStatus}
+_REASON_VALUE = {str(r): str(r) for r in ExceptionReason}
 MAX_REJECTIONS_KEPT = 1000
+PROGRESS_EVERY = 1000  # rows between progress callbacks
 
 
 class RowError(ValueError):
     """A row that cannot be imported; the message says which field and why."""
+
+
+# One validated row: (line, merchant slug, ship date or None, carrier ("" when not given),
+# number, carrier time, status, reason, action required, code, text, city, region, postcode,
+# country, carrier ETA or None).
+Row = tuple[
+    int, str, date | None, str, str, datetime, str, str, bool, str, str, str, str, str, str,
+    datetime | None,
+]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -112,85 +127,155 @@ def _number(raw: str) -> str:
     return tracking_number_normalise(raw)
 
 
-def parse_row(raw: dict[str, Any], line: int, default_merchant: str) -> ImportRow:
-    """One input row as a parsed event, or RowError naming the bad field."""
-    row = {k: ("" if v is None else str(v).strip()) for k, v in raw.items() if k}
-    missing = [c for c in REQUIRED if not row.get(c)]
-    if missing:
-        raise RowError(f"missing {', '.join(missing)}")
-    merchant = row.get("merchant") or default_merchant
+@lru_cache(maxsize=4096)
+def _country(raw: str) -> str:
+    country = raw.upper()
+    if country and (len(country) != 2 or not country.isalpha()):
+        raise RowError(f"country: {raw!r} is not a two-letter code")
+    return country
+
+
+def parse_row(values: Sequence[str], line: int, default_merchant: str) -> Row:
+    """One input row (strings in COLUMNS order) validated, or RowError naming the bad field."""
+    (merchant, carrier, number, occurred, status_raw, code, text, reason_raw, action_raw, city,
+     region, postcode, country, eta, ship) = [v.strip() for v in values]  # fmt: skip
+    if not (number and occurred and status_raw):
+        given = {"tracking_number": number, "occurred_at": occurred, "status": status_raw}
+        raise RowError(f"missing {', '.join(c for c in REQUIRED if not given[c])}")
+    merchant = merchant or default_merchant
     if not merchant:
         raise RowError("missing merchant (give the column or --merchant)")
-    status = row["status"].lower()
-    if status not in _STATUSES:
-        raise RowError(f"status: {row['status']!r} is not one of {', '.join(sorted(_STATUSES))}")
-    reason = row.get("reason", "").lower()
-    if reason not in _REASONS:
-        raise RowError(f"reason: {row['reason']!r} is not a known reason")
-    action = row.get("action_required", "").lower()
-    if action not in _TRUE | _FALSE:
-        raise RowError(f"action_required: {row['action_required']!r} is not true/false")
-    country = row.get("country", "").upper()
-    if country and (len(country) != 2 or not country.isalpha()):
-        raise RowError(f"country: {row['country']!r} is not a two-letter code")
+    status = _STATUS_VALUE.get(status_raw.lower())
+    if status is None:
+        raise RowError(f"status: {status_raw!r} is not one of {', '.join(sorted(_STATUSES))}")
+    reason = _REASON_VALUE.get(reason_raw.lower())
+    if reason is None:
+        raise RowError(f"reason: {reason_raw!r} is not a known reason")
+    action = _ACTION.get(action_raw.lower())
+    if action is None:
+        raise RowError(f"action_required: {action_raw!r} is not true/false")
     ship_date = None
-    if row.get("ship_date"):
+    if ship:
         try:
-            ship_date = date.fromisoformat(row["ship_date"])
+            ship_date = date.fromisoformat(ship)
         except ValueError as exc:
-            raise RowError(f"ship_date: {row['ship_date']!r} is not a date") from exc
-    number = _number(row["tracking_number"])
-    carrier = _carrier(row["carrier"]) if row.get("carrier") else ""
-    event = ParsedEvent(
-        carrier=carrier,
-        tracking_number=number,
-        occurred_at=_time(row["occurred_at"], "occurred_at"),
-        status=ShipmentStatus(status),
-        carrier_code=(row.get("code") or status)[:64],
-        carrier_text=row.get("description", ""),
-        reason=ExceptionReason(reason),
-        action_required=action in _TRUE,
-        location=Location(
-            city=row.get("city", ""),
-            region=row.get("region", ""),
-            postcode=row.get("postcode", ""),
-            country=country,
-        ),
-        mapping_version="import",
-        estimated_delivery=_time(row["estimated_delivery"], "estimated_delivery")
-        if row.get("estimated_delivery")
-        else None,
+            raise RowError(f"ship_date: {ship!r} is not a date") from exc
+    return (
+        line,
+        merchant,
+        ship_date,
+        _carrier(carrier) if carrier else "",
+        _number(number),
+        _time(occurred, "occurred_at"),
+        status,
+        reason,
+        action,
+        (code or status)[:64],
+        text,
+        city,
+        region,
+        postcode,
+        _country(country),
+        _time(eta, "estimated_delivery") if eta else None,
     )
-    return ImportRow(line, merchant, event, ship_date)
 
 
-def read_rows(stream: io.TextIOBase, fmt: str) -> Iterator[tuple[int, dict[str, Any] | str]]:
-    """(line number, row dict) per data line; a string instead of a dict is a read error."""
+def _event(row: Row) -> ParsedEvent:
+    return ParsedEvent(
+        carrier=row[3],
+        tracking_number=row[4],
+        occurred_at=row[5],
+        status=ShipmentStatus(row[6]),
+        carrier_code=row[9],
+        carrier_text=row[10],
+        reason=ExceptionReason(row[7]),
+        action_required=row[8],
+        location=Location(city=row[11], region=row[12], postcode=row[13], country=row[14]),
+        mapping_version="import",
+        estimated_delivery=row[15],
+    )
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def read_rows(stream: io.TextIOBase, fmt: str) -> Iterator[tuple[int, tuple[str, ...] | str]]:
+    """(line number, values in COLUMNS order) per data line; a string instead is a read error.
+
+    CSV columns are picked by index (a short line is padded with empty values, extra values are
+    ignored, as csv.DictReader would); a missing column reads as empty.
+    """
     if fmt == "csv":
-        reader = csv.DictReader(stream)
-        unknown = set(reader.fieldnames or ()) - set(COLUMNS)
+        reader = csv.reader(stream)
+        header = next(reader, None)
+        if header is None:
+            return
+        unknown = set(header) - set(COLUMNS)
         if unknown:
             raise RowError(f"unknown CSV columns: {', '.join(sorted(unknown))}")
+        width = len(header)
+        index = {name: i for i, name in enumerate(header)}
+        # One extra cell (always "") stands in for the columns the file does not have.
+        pick = itemgetter(*(index.get(name, width) for name in COLUMNS))
         for record in reader:
-            yield reader.line_num, record
+            size = len(record)
+            if size == width:
+                record.append("")
+            elif not size:
+                continue  # a blank line
+            elif size < width:
+                record.extend([""] * (width + 1 - size))
+            else:
+                record = [*record[:width], ""]
+            yield reader.line_num, pick(record)
         return
-    for number, text in enumerate(stream, start=1):
-        if not text.strip():
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
             continue
         try:
-            value = json.loads(text)
+            value = json.loads(line)
         except ValueError as exc:
             yield number, f"not JSON: {exc}"
             continue
-        yield number, value if isinstance(value, dict) else "a JSON Lines row must be an object"
+        if not isinstance(value, dict):
+            yield number, "a JSON Lines row must be an object"
+            continue
+        yield number, tuple(_text(value.get(name)) for name in COLUMNS)
 
 
 class _Importer:
+    """Matches and writes batches. On PostgreSQL, outside a caller's transaction, the staged
+    batches are written by one writer thread on its own connection, so PostgreSQL inserts batch N
+    while this thread reads and validates batch N+1 (one batch in flight; its outcome is counted
+    before the next is handed over, and before any row takes the Python path)."""
+
     def __init__(self, summary: ImportSummary) -> None:
         self.summary = summary
         self.merchants: dict[str, int | None] = {}
         self.touched: dict[int, int] = defaultdict(int)
         self.seen: set[tuple[int, str]] = set()
+        self.writer: ThreadPoolExecutor | None = None
+        if connection.vendor == "postgresql" and not connection.in_atomic_block:
+            self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="import-writer")
+        self.in_flight: tuple[Future[StageOutcome], dict[int, Row]] | None = None
+
+    def settle(self) -> None:
+        """Count the outcome of the batch in flight, if any."""
+        if self.in_flight is not None:
+            future, by_line = self.in_flight
+            self.in_flight = None
+            self._count_staged(future.result(), by_line)
+
+    def close(self) -> None:
+        if self.writer is None:
+            return
+        try:
+            self.settle()
+        finally:
+            self.writer.submit(_close_connection).result()
+            self.writer.shutdown()
+            self.writer = None
 
     def merchant_id(self, slug: str) -> int | None:
         if slug not in self.merchants:
@@ -199,15 +284,16 @@ class _Importer:
             )
         return self.merchants[slug]
 
-    def import_batch(self, rows: list[ImportRow]) -> None:
+    def import_batch(self, rows: list[Row]) -> None:
         if connection.vendor == "postgresql":
-            named = [r for r in rows if r.event.carrier]
+            named = [r for r in rows if r[3]]
             if named:
                 self._import_staged(named)
-            rows = [r for r in rows if not r.event.carrier]
+            rows = [r for r in rows if not r[3]]
             if not rows:
                 return
-        matched = self._match(rows)
+            self.settle()  # one connection writes at a time
+        matched = self._match([ImportRow(r[0], r[1], _event(r), r[2]) for r in rows])
         records: list[tuple[int, int, str, ParsedEvent]] = []
         for merchant_id, shipment, row in matched:
             key = parsed_event_key(row.event)
@@ -222,25 +308,39 @@ class _Importer:
         for shipment_id, _ in inserted:
             self.touched[shipment_id] += 1
 
-    def _import_staged(self, rows: list[ImportRow]) -> None:
-        """COPY the batch to staging, match it to shipments with one join, insert with one
-        statement; a staged line that no shipment matched is rejected with its reason."""
-        staged: dict[int, tuple[int, ImportRow]] = {}
+    def _import_staged(self, rows: list[Row]) -> None:
+        """Stage the batch (with each row's scan key) and insert it set-based; a staged line
+        that no shipment matched is rejected with its reason."""
+        staged: list[StagedRow] = []
+        by_line: dict[int, Row] = {}
+        merchant_id = self.merchant_id
         for row in rows:
-            merchant_id = self.merchant_id(row.merchant_slug)
-            if merchant_id is None:
-                self.summary.reject(row.line, f"merchant: no merchant {row.merchant_slug!r}")
-            else:
-                staged[row.line] = (merchant_id, row)
+            merchant = merchant_id(row[1])
+            if merchant is None:
+                self.summary.reject(row[0], f"merchant: no merchant {row[1]!r}")
+                continue
+            by_line[row[0]] = row
+            (line, _, ship_date, carrier, number, at, status, reason, action, code, text, city,
+             region, postcode, country, eta) = row  # fmt: skip
+            key = scan_key_of(carrier, number, at, code, city, region, postcode, country)
+            staged.append(
+                (line, ship_date, merchant, key, carrier, number, at, status, reason, action,
+                 code, text, city[:100], region[:100], postcode[:20], country, eta)
+            )  # fmt: skip
         if not staged:
             return
-        matched, unmatched, inserted = _stage_and_insert(list(staged.values()))
+        if self.writer is None:
+            self._count_staged(stage_and_insert(staged), by_line)
+            return
+        self.settle()
+        self.in_flight = (self.writer.submit(stage_and_insert, staged), by_line)
+
+    def _count_staged(self, outcome: StageOutcome, by_line: dict[int, Row]) -> None:
+        matched, unmatched, inserted = outcome
         for line in unmatched:
-            row = staged[line][1]
+            row = by_line[line]
             self.summary.reject(
-                line,
-                f"no shipment of {row.event.carrier} number {row.event.tracking_number} "
-                f"for merchant {row.merchant_slug}",
+                line, f"no shipment of {row[3]} number {row[4]} for merchant {row[1]}"
             )
         accepted = sum(inserted.values())
         self.summary.accepted += accepted
@@ -279,6 +379,10 @@ class _Importer:
                     row = replace(row, event=replace(row.event, carrier=found.carrier))
                 matched.append((merchant_id, found, row))
         return matched
+
+
+def _close_connection() -> None:
+    connection.close()  # run in the writer thread: closes that thread's own connection
 
 
 def _identify(candidates: list[Shipment], row: ImportRow) -> Shipment | None:
@@ -413,121 +517,55 @@ def _insert_copy(
         return [(row[0], row[1]) for row in cursor.fetchall()]
 
 
-_STAGE = "tracking_event_stage"
-# The staged line, the ship-date anchor and the carrier time it is matched by, then the event.
-_STAGE_COLUMNS = ("line", "ship_anchor", *_COPY_COLUMNS)
-_STAGE_MATCH = f"""
-UPDATE {_STAGE} AS st SET shipment_id = m.shipment_id
-FROM (
-    SELECT DISTINCT ON (st.line) st.line, s.id AS shipment_id
-    FROM {_STAGE} AS st
-    JOIN tracking_shipment AS s
-      ON s.merchant_id = st.merchant_id
-     AND s.carrier = st.carrier
-     AND s.tracking_number = st.tracking_number
-     AND COALESCE(s.shipped_at, s.created_at) BETWEEN st.occurred_at - %(window)s
-                                                  AND st.occurred_at + %(grace)s
-     AND (st.ship_anchor IS NULL OR s.shipped_at IS NULL
-          OR (s.shipped_at >= st.ship_anchor - interval '3 days'
-              AND s.shipped_at < st.ship_anchor + interval '4 days'))
-    ORDER BY st.line, COALESCE(s.shipped_at, s.created_at) DESC, s.id DESC
-) AS m
-WHERE st.line = m.line
-"""  # noqa: S608 - fixed table and columns
-
-
-def _stage_and_insert(
-    staged: list[tuple[int, ImportRow]],
-) -> tuple[int, list[int], dict[int, int]]:
-    """(rows matched, unmatched line numbers, new events per shipment) of one staged batch.
-
-    The ship-date anchor reproduces the Python rule: a shipment shipped within three whole days
-    (timedelta days, so up to four days after) of noon UTC on the given ship date.
-    """
-    columns = ", ".join(_COPY_COLUMNS)
-    now = timezone.now()
-    with transaction.atomic(), connection.cursor() as cursor:
-        cursor.execute(
-            f"CREATE TEMP TABLE IF NOT EXISTS {_STAGE} ON COMMIT DELETE ROWS AS"  # noqa: S608
-            f" SELECT 0::integer AS line, NULL::timestamptz AS ship_anchor, {columns}"
-            " FROM tracking_trackingevent WITH NO DATA"
-        )
-        # Empty already unless the caller's transaction is still open around an earlier batch.
-        cursor.execute(f"TRUNCATE {_STAGE}")
-        raw = cursor.cursor  # the psycopg cursor underneath Django's wrapper
-        with raw.copy(f"COPY {_STAGE} ({', '.join(_STAGE_COLUMNS)}) FROM STDIN") as copy:
-            for merchant_id, row in staged:
-                event = row.event
-                loc = event.location
-                anchor = (
-                    datetime.combine(row.ship_date, time(12), tzinfo=UTC)
-                    if row.ship_date is not None
-                    else None
-                )
-                copy.write_row(
-                    (
-                        row.line,
-                        anchor,
-                        merchant_id,
-                        None,
-                        parsed_event_key(event),
-                        event.carrier,
-                        event.tracking_number,
-                        event.occurred_at,
-                        str(event.status),
-                        str(event.reason),
-                        event.action_required,
-                        event.carrier_code,
-                        event.carrier_text,
-                        loc.city[:100],
-                        loc.region[:100],
-                        loc.postcode[:20],
-                        loc.country,
-                        True,
-                        "import",
-                        event.estimated_delivery,
-                        EventSource.IMPORT.value,
-                        now,
-                    )
-                )
-        cursor.execute(f"ANALYZE {_STAGE}")
-        window: dict[str, Any] = {
-            "window": settings.TRACKING_SHIPMENT_WINDOW,
-            "grace": IDENTITY_GRACE,
-        }
-        cursor.execute(_STAGE_MATCH, window)
-        matched = cursor.rowcount
-        cursor.execute(f"SELECT line FROM {_STAGE} WHERE shipment_id IS NULL")  # noqa: S608
-        unmatched = sorted(line for (line,) in cursor.fetchall())
-        cursor.execute(
-            f"WITH new AS (INSERT INTO tracking_trackingevent ({columns})"  # noqa: S608
-            f" SELECT {columns} FROM {_STAGE} WHERE shipment_id IS NOT NULL ORDER BY line"
-            " ON CONFLICT (shipment_id, dedupe_key) DO NOTHING RETURNING shipment_id)"
-            " SELECT shipment_id, count(*) FROM new GROUP BY shipment_id"
-        )
-        inserted = {int(shipment_id): int(n) for shipment_id, n in cursor.fetchall()}
-    return matched, unmatched, inserted
-
-
 def import_tracking_events(
     *,
-    rows: Iterable[tuple[int, dict[str, Any] | str]],
+    rows: Iterable[tuple[int, Sequence[str] | Mapping[str, Any] | str]],
     default_merchant: str = "",
     batch_size: int = 20_000,
     publish: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    """Import rows (line number, dict) in batches and re-derive the touched shipments."""
+    """Import rows (line number, values) in batches and re-derive the touched shipments.
+
+    A row is its values in COLUMNS order (as `read_rows` gives them) or a mapping by column
+    name; a string is a read error for that line. `progress` hears of every PROGRESS_EVERY rows
+    read (with their number) and of the rest at the end.
+    """
     summary = ImportSummary()
     importer = _Importer(summary)
-    batch: list[ImportRow] = []
+    try:
+        _read_batches(rows, default_merchant, batch_size, progress, summary, importer)
+    finally:
+        importer.close()
+    summary.shipments_touched = len(importer.touched)
+    # Synchronous commits: they also make the batches' (asynchronous) commits durable.
+    summary.status_changes = shipments_rederive(
+        new_event_counts=dict(importer.touched), publish=publish
+    )
+    return summary
+
+
+def _read_batches(
+    rows: Iterable[tuple[int, Sequence[str] | Mapping[str, Any] | str]],
+    default_merchant: str,
+    batch_size: int,
+    progress: Callable[[int], None] | None,
+    summary: ImportSummary,
+    importer: _Importer,
+) -> None:
+    batch: list[Row] = []
+    unreported = 0
     for line, raw in rows:
         summary.rows += 1
-        if progress is not None:
-            progress(1)
+        unreported += 1
+        if progress is not None and unreported >= PROGRESS_EVERY:
+            progress(unreported)
+            unreported = 0
         if isinstance(raw, str):
             summary.reject(line, raw)
             continue
+        if isinstance(raw, Mapping):
+            raw = tuple(_text(raw.get(name)) for name in COLUMNS)
         try:
             batch.append(parse_row(raw, line, default_merchant))
         except RowError as exc:
@@ -538,8 +576,5 @@ def import_tracking_events(
             batch = []
     if batch:
         importer.import_batch(batch)
-    summary.shipments_touched = len(importer.touched)
-    summary.status_changes = shipments_rederive(
-        new_event_counts=dict(importer.touched), publish=publish
-    )
-    return summary
+    if progress is not None and unreported:
+        progress(unreported)

@@ -36,7 +36,8 @@ from tracking.models import (
     Shipment,
     WebhookSource,
 )
-from tracking.normalisation import ShipmentEvents, parsed_event_key, shipments_record_events
+from tracking.normalisation import ShipmentEvents, shipments_record_events
+from tracking.scan_keys import parsed_event_key
 from tracking.services import tracking_number_normalise
 from tracking.tracking_numbers import candidate_carriers, carrier_slug
 

@@ -121,7 +121,11 @@ class EventSource(models.TextChoices):
 class TrackingEvent(TenantModel):
     """One carrier scan in our terms, kept once per shipment (see `tracking.normalisation`)."""
 
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
+    # No index of its own: the unique (shipment, dedupe_key) and the timeline (shipment,
+    # occurred_at) indexes both start with shipment_id; a third one only slowed every insert.
+    shipment = models.ForeignKey(
+        Shipment, on_delete=models.CASCADE, related_name="events", db_index=False
+    )
     # sha256 of carrier, number, carrier time, code and location: the same scan from a webhook,
     # a poll and an import is one row.
     dedupe_key = models.CharField(max_length=64)

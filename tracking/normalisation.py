@@ -1,28 +1,34 @@
 """Recording carrier scans on shipments: dedupe, derive the status, publish what changed.
 
 Every path a scan takes into the platform (webhook, polling, bulk import) ends here. A scan is
-identified by a stable key (carrier, number, carrier time to the minute, code, location), unique per
-shipment, so the same scan learnt twice is one row. The shipment's status is derived from all of its
-events ordered by carrier time, never by arrival: `delivered` does not regress except to a return,
-and the lifecycle is the furthest stage any event reached (ARCHITECTURE.md "Shipment status model").
+identified by a stable key (tracking.scan_keys: carrier, number, carrier time to the minute,
+code, location), unique per shipment, so the same scan learnt twice is one row. The shipment's
+status is derived from all of its events ordered by carrier time, never by arrival: `delivered`
+does not regress except to a return, and the lifecycle is the furthest stage any event reached
+(ARCHITECTURE.md "Shipment status model").
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from functools import lru_cache
-from typing import Any
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
 
 from postpurchase import outbox
 from tracking.domain import ExceptionReason, Lifecycle, ParsedEvent, ShipmentStatus
+from tracking.event_rows import (
+    EventRow,
+    derived_states_save,
+    event_rows_insert_new,
+    unmapped_codes_count,
+)
 from tracking.models import EventSource, Shipment, TrackingEvent
+from tracking.scan_keys import parsed_event_key
 from tracking.scheduling import next_check_at
 
 # Tie-break for scans stamped with the same carrier time: the further milestone wins.
@@ -81,9 +87,9 @@ EVENTS_RECORDED = "shipment.events_recorded"
 STATUS_CHANGED = "shipment.status_changed"
 
 
-@dataclass(frozen=True)
-class EventFacts:
-    """What status derivation needs of one recorded event."""
+class EventFacts(NamedTuple):
+    """What status derivation needs of one recorded event (a named tuple: one is built per
+    stored event each time a shipment is re-derived, and tuples are the cheapest to build)."""
 
     occurred_at: datetime
     status: str
@@ -120,60 +126,6 @@ class RecordResult:
     status_changed: bool
     status: str
     new_keys: frozenset[str] = frozenset()
-
-
-def _clean(value: str) -> str:
-    return " ".join(value.split()).casefold()
-
-
-@lru_cache(maxsize=65536)
-def _place_hash(city: str, region: str, postcode: str, country: str) -> str:
-    place = "|".join(_clean(p) for p in (city, region, postcode.replace(" ", ""), country))
-    return hashlib.sha256(place.encode()).hexdigest()[:16]
-
-
-@lru_cache(maxsize=4096)
-def _carrier_part(carrier: str) -> str:
-    return _clean(carrier)
-
-
-def scan_key(
-    *,
-    carrier: str,
-    tracking_number: str,
-    occurred_at: datetime,
-    carrier_code: str,
-    city: str = "",
-    region: str = "",
-    postcode: str = "",
-    country: str = "",
-) -> str:
-    """The stable identity of one scan (sha256 hex), the same whichever way it reached us."""
-    minute = occurred_at.astimezone(UTC).replace(second=0, microsecond=0).isoformat()
-    raw = "\x1f".join(
-        (
-            _carrier_part(carrier),
-            tracking_number.replace(" ", "").upper(),
-            minute,
-            carrier_code.strip().upper(),
-            _place_hash(city, region, postcode, country),
-        )
-    )
-    return hashlib.sha256(raw.encode()).hexdigest()
-
-
-def parsed_event_key(event: ParsedEvent) -> str:
-    loc = event.location
-    return scan_key(
-        carrier=event.carrier,
-        tracking_number=event.tracking_number,
-        occurred_at=event.occurred_at,
-        carrier_code=event.carrier_code,
-        city=loc.city,
-        region=loc.region,
-        postcode=loc.postcode,
-        country=loc.country,
-    )
 
 
 def derive_state(events: Iterable[EventFacts]) -> DerivedState:
@@ -270,8 +222,8 @@ def shipments_record_events(*, batch: Sequence[ShipmentEvents]) -> list[RecordRe
             .order_by("pk")
         }
         incoming = _incoming_rows(batch, locked, now)
-        new_rows = _insert_new(incoming)
-        _count_unmapped(new_rows)
+        new_rows = event_rows_insert_new(incoming)
+        unmapped_codes_count(new_rows)
         touched = {row.shipment_id for row in new_rows}
         changes = _apply_derived_states(locked, touched, now)
         _publish(locked, new_rows, changes)
@@ -297,8 +249,8 @@ def shipments_record_events(*, batch: Sequence[ShipmentEvents]) -> list[RecordRe
 
 def _incoming_rows(
     batch: Sequence[ShipmentEvents], locked: dict[int, Shipment], now: datetime
-) -> dict[tuple[int, str], TrackingEvent]:
-    rows: dict[tuple[int, str], TrackingEvent] = {}
+) -> dict[tuple[int, str], EventRow]:
+    rows: dict[tuple[int, str], EventRow] = {}
     for item in batch:
         shipment = locked.get(item.shipment.pk)
         if shipment is None:
@@ -308,7 +260,7 @@ def _incoming_rows(
             if key in rows:
                 continue
             loc = event.location
-            rows[key] = TrackingEvent(
+            rows[key] = EventRow(
                 merchant_id=shipment.merchant_id,
                 shipment_id=shipment.pk,
                 dedupe_key=key[1],
@@ -327,101 +279,10 @@ def _incoming_rows(
                 mapped=event.mapped,
                 mapping_version=event.mapping_version[:32],
                 estimated_delivery=event.estimated_delivery,
-                source=item.source,
+                source=str(item.source),
                 received_at=now,
             )
     return rows
-
-
-def _insert_new(incoming: dict[tuple[int, str], TrackingEvent]) -> list[TrackingEvent]:
-    """Insert the scans not stored yet; return those that were new.
-
-    On PostgreSQL one `INSERT … SELECT FROM unnest(arrays) ON CONFLICT DO NOTHING RETURNING`
-    says exactly which rows went in; elsewhere the stored keys are read first (the shipments are
-    locked, so none can appear meanwhile) and the rest bulk-inserted ignoring conflicts.
-    """
-    if not incoming:
-        return []
-    if connection.vendor != "postgresql":
-        existing = _existing_keys(incoming)
-        new_rows = [row for key, row in incoming.items() if key not in existing]
-        TrackingEvent.objects.bulk_create(new_rows, ignore_conflicts=True, batch_size=1000)
-        return new_rows
-    rows = list(incoming.values())
-    names = [name for name, _ in _EVENT_COLUMNS]
-    arrays = ", ".join(f"%s::{kind}[]" for _, kind in _EVENT_COLUMNS)
-    params = [[getattr(row, name) for row in rows] for name in names]
-    columns = ", ".join(names)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO tracking_trackingevent ({columns})"  # noqa: S608 - fixed columns
-            f" SELECT * FROM unnest({arrays})"
-            " ON CONFLICT (shipment_id, dedupe_key) DO NOTHING RETURNING shipment_id, dedupe_key",
-            params,
-        )
-        inserted = {(int(pk), key) for pk, key in cursor.fetchall()}
-    return [row for key, row in incoming.items() if key in inserted]
-
-
-_EVENT_COLUMNS = (
-    ("merchant_id", "bigint"),
-    ("shipment_id", "bigint"),
-    ("dedupe_key", "text"),
-    ("carrier", "text"),
-    ("tracking_number", "text"),
-    ("occurred_at", "timestamptz"),
-    ("status", "text"),
-    ("reason", "text"),
-    ("action_required", "boolean"),
-    ("carrier_code", "text"),
-    ("carrier_text", "text"),
-    ("city", "text"),
-    ("region", "text"),
-    ("postcode", "text"),
-    ("country", "text"),
-    ("mapped", "boolean"),
-    ("mapping_version", "text"),
-    ("estimated_delivery", "timestamptz"),
-    ("source", "text"),
-    ("received_at", "timestamptz"),
-)
-
-
-def _existing_keys(incoming: dict[tuple[int, str], TrackingEvent]) -> set[tuple[int, str]]:
-    if not incoming:
-        return set()
-    shipment_ids = {pk for pk, _ in incoming}
-    keys = {key for _, key in incoming}
-    return set(
-        TrackingEvent.objects.filter(shipment_id__in=shipment_ids, dedupe_key__in=keys).values_list(
-            "shipment_id", "dedupe_key"
-        )
-    )
-
-
-def _count_unmapped(rows: Sequence[TrackingEvent]) -> None:
-    """Add the unmapped codes among new events to the per-carrier counter, atomically."""
-    counts: dict[tuple[str, str], tuple[int, str, str, str]] = {}
-    for row in rows:
-        if row.mapped:
-            continue
-        key = (row.carrier.lower(), row.carrier_code)
-        n = counts.get(key, (0, "", "", ""))[0]
-        counts[key] = (n + 1, row.carrier_text[:500], row.status, row.mapping_version)
-    if not counts:
-        return
-    now = timezone.now()
-    with connection.cursor() as cursor:
-        for (carrier, code), (n, text, status, version) in sorted(counts.items()):
-            cursor.execute(
-                "INSERT INTO tracking_unmappedcarriercode (carrier, carrier_code, sample_text,"
-                " mapped_to, mapping_version, occurrences, first_seen_at, last_seen_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s)"
-                " ON CONFLICT (carrier, carrier_code) DO UPDATE SET"
-                " occurrences = tracking_unmappedcarriercode.occurrences + excluded.occurrences,"
-                " last_seen_at = excluded.last_seen_at, mapping_version = excluded.mapping_version",
-                [carrier, code, text, status, version, n, now, now],
-            )
 
 
 @dataclass(frozen=True)
@@ -458,7 +319,7 @@ def _apply_derived_states(
         )
         shipment.updated_at = now
         dirty.append(shipment)
-    _save_derived(dirty)
+    derived_states_save(dirty)
     return changes
 
 
@@ -490,46 +351,6 @@ def _event_facts(shipment_ids: set[int]) -> dict[int, list[EventFacts]]:
             at = _EPOCH + timedelta(microseconds=micros)
             facts[shipment_id].append(EventFacts(at, status, reason, action, row_id))
     return facts
-
-
-_DERIVED_FIELDS = (
-    ("status", "text"),
-    ("status_reason", "text"),
-    ("action_required", "boolean"),
-    ("lifecycle", "text"),
-    ("status_changed_at", "timestamptz"),
-    ("last_event_at", "timestamptz"),
-    ("delivered_at", "timestamptz"),
-    ("stalled_at", "timestamptz"),
-    ("poll_failures", "smallint"),
-    ("next_check_at", "timestamptz"),
-    ("updated_at", "timestamptz"),
-)
-
-
-def _save_derived(shipments: Sequence[Shipment]) -> None:
-    """Write the derived fields of many shipments in one statement.
-
-    On PostgreSQL an `UPDATE … FROM unnest(<one array per column>)` join: Django's `bulk_update`
-    builds a CASE per field and row, which costs more than the rest of a batch together.
-    """
-    if not shipments:
-        return
-    names = [name for name, _ in _DERIVED_FIELDS]
-    if connection.vendor != "postgresql":
-        Shipment.objects.bulk_update(shipments, names, batch_size=500)
-        return
-    columns = ", ".join(["id", *names])
-    assignments = ", ".join(f"{name} = v.{name}" for name in names)
-    arrays = ", ".join(["%s::bigint[]", *(f"%s::{kind}[]" for _, kind in _DERIVED_FIELDS)])
-    params: list[Any] = [[s.pk for s in shipments]]
-    params.extend([getattr(s, name) for s in shipments] for name in names)
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"UPDATE tracking_shipment AS s SET {assignments}"  # noqa: S608 - fixed columns
-            f" FROM unnest({arrays}) AS v({columns}) WHERE s.id = v.id",
-            params,
-        )
 
 
 def shipment_event_data(shipment: Shipment) -> dict[str, object]:
@@ -566,10 +387,10 @@ def _status_specs(shipment: Shipment, change: _Change | None) -> list[outbox.Eve
 
 
 def _publish(
-    locked: dict[int, Shipment], new_rows: Sequence[TrackingEvent], changes: dict[int, _Change]
+    locked: dict[int, Shipment], new_rows: Sequence[EventRow], changes: dict[int, _Change]
 ) -> None:
     """Publish the batch's domain events with one INSERT and one dispatch message."""
-    by_shipment: dict[int, list[TrackingEvent]] = defaultdict(list)
+    by_shipment: dict[int, list[EventRow]] = defaultdict(list)
     for row in new_rows:
         by_shipment[row.shipment_id].append(row)
     specs: list[outbox.EventSpec] = []

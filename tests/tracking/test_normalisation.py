@@ -12,10 +12,10 @@ from tracking.domain import ExceptionReason, Lifecycle, ShipmentStatus
 from tracking.models import EventSource, TrackingEvent, UnmappedCarrierCode
 from tracking.normalisation import (
     ShipmentEvents,
-    scan_key,
     shipment_record_events,
     shipments_record_events,
 )
+from tracking.scan_keys import scan_key
 
 pytestmark = pytest.mark.django_db
 
