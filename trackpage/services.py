@@ -7,12 +7,13 @@ from __future__ import annotations
 import hmac
 import re
 import unicodedata
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 
 from commerce.models import Order
@@ -22,7 +23,7 @@ from postpurchase.models import Merchant
 from tracking.domain import ShipmentStatus
 from tracking.models import Shipment
 from tracking.services import tracking_number_normalise
-from trackpage import rate_limits
+from trackpage import rate_limits, rendering, selectors
 from trackpage.errors import TrackPageErrorCode
 from trackpage.links import GoTarget
 from trackpage.models import (
@@ -31,6 +32,7 @@ from trackpage.models import (
     DeliveryRating,
     LinkClick,
     LinkKind,
+    MerchantPageBlock,
     PageView,
     TrackingLinkRevocation,
 )
@@ -324,3 +326,62 @@ def conversion_attribute(*, order_id: int) -> Conversion | None:
             },
         )
     return conversion
+
+
+# --- Pages rendered ahead of their first view ---------------------------------------------------
+
+
+def render_ahead_languages(*, merchant: Merchant, order: Order) -> list[str]:
+    """The languages a shopper of the order most likely reads its page in: the order's (or the
+    customer's) when the store offers it, and the store's default."""
+    offered = merchant.offered_languages
+    wanted = [order.language, order.customer.language if order.customer_id else ""]
+    first = next((code for code in wanted if code in offered), merchant.default_language)
+    return list(dict.fromkeys([first, merchant.default_language]))
+
+
+def pages_render_ahead(*, merchant_id: int, order_ids: Sequence[int]) -> int:
+    """Render the tracking pages of these orders into the page cache, so a shopper's first view
+    is a cache hit; a page already stored under its current key is left. Returns pages rendered.
+
+    Safe at any time and any number of times: a page is stored under a key of everything it
+    shows (see `rendering.page_key`), so a later change is a new key, never a stale page, and a
+    revoked link is refused before any stored page is read.
+    """
+    merchant = Merchant.objects.filter(pk=merchant_id, is_active=True).first()
+    if merchant is None or not order_ids:
+        return 0
+    pages = selectors.tracking_pages_for_orders(merchant=merchant, order_ids=order_ids)
+    due: list[tuple[selectors.TrackingPage, str, list[MerchantPageBlock]]] = []
+    for page in pages:
+        assert page.order is not None
+        for language in render_ahead_languages(merchant=merchant, order=page.order):
+            with translation.override(language):
+                html, blocks = rendering.page_cached(
+                    merchant=merchant, head=page.head(), language=language
+                )
+            if html is None:
+                due.append((page, language, blocks))
+    selectors.timelines_load(list({id(page): page for page, _, _ in due}.values()))
+    for page, language, blocks in due:
+        with translation.override(language):
+            rendering.page_store(page, language=language, page_blocks=blocks)
+    return len(due)
+
+
+def render_ahead_order_ids(*, since: datetime) -> Iterator[tuple[int, list[int]]]:
+    """(merchant id, order ids) of the orders whose shipments changed since `since`, or that
+    were placed since then, in batches per merchant (for the backfill command)."""
+    changed = (
+        Shipment.objects.filter(updated_at__gte=since, merchant__is_active=True)
+        .values_list("merchant_id", "order_id")
+        .distinct()
+    )
+    placed = Order.objects.filter(placed_at__gte=since, merchant__is_active=True).values_list(
+        "merchant_id", "pk"
+    )
+    by_merchant: dict[int, set[int]] = {}
+    for merchant_id, order_id in [*changed, *placed]:
+        by_merchant.setdefault(merchant_id, set()).add(order_id)
+    for merchant_id, ids in sorted(by_merchant.items()):
+        yield merchant_id, sorted(ids)
