@@ -11,7 +11,8 @@ with `--no-render-ahead`; `--cache-url locmemcache://` for none).
    `--shipments / 2` customers over 1,000 products; `--events-per-shipment` scans per shipment.
    Written with COPY, so 100,000 shipments and 1,000,000 events take a minute or two.
 2. **Queries**: one page rendered in-process with an empty (private) cache and again warm; the
-   counts are `queries_per_page` and `queries_per_page_cached`.
+   counts are `queries_per_page` and `queries_per_page_cached`; `queries_first_view` is a
+   shopper's first view of another page with the shared cache as the server then has it.
    **Pages rendered ahead**: `manage.py trackpage_render_ahead`, the product's backfill for the
    orders changed in the last `TRACKPAGE_RENDER_AHEAD_DAYS`, as a deployer runs it (in
    production the scan / status / order events render each page as it changes); it skips pages
@@ -326,6 +327,20 @@ def query_counts(path: str) -> tuple[int, int]:
     return len(cold.captured_queries), len(warm.captured_queries)
 
 
+def first_view_queries(warm_path: str, path: str) -> int:
+    """Queries of a shopper's first view of a page, with the shared cache as the server has it
+    (after `warm_path` has put the store into the cache)."""
+    from django.db import connection
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext
+
+    client = Client()
+    assert client.get(warm_path).status_code == 200
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(path).status_code == 200
+    return len(first.captured_queries)
+
+
 def render_ahead(env: dict[str, str]) -> float:
     """The product's own backfill (`manage.py trackpage_render_ahead`, what a deployer runs after
     a deploy or a cache flush): pages of recently changed orders into the cache. Seconds taken."""
@@ -414,6 +429,34 @@ def drive(port: int, paths: list[str], args: argparse.Namespace, rate: float = 0
     return outcome
 
 
+class ViewsFlusher(threading.Thread):
+    """What celery beat does in production: `trackpage.page_views_flush` every
+    TRACKPAGE_VIEWS_FLUSH_SECONDS while the load runs, on the same machine (its cost competes
+    with the server's, as it would)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.done = threading.Event()
+        self.rows = 0
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        from django.conf import settings
+        from django.db import connection
+
+        from trackpage.services import page_views_flush
+
+        while not self.done.wait(settings.TRACKPAGE_VIEWS_FLUSH_SECONDS):
+            self.flush(page_views_flush)
+        self.flush(page_views_flush)
+        connection.close()
+
+    def flush(self, page_views_flush: Any) -> None:
+        started = time.monotonic()
+        self.rows += page_views_flush()
+        self.seconds += time.monotonic() - started
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -456,6 +499,7 @@ def main() -> None:
     paths = page_paths(args.pages, args.shipments)
     cold_queries, warm_queries = query_counts(paths[0])
     render_ahead_seconds = render_ahead(env) if args.render_ahead else None
+    first_queries = first_view_queries(paths[-1], paths[1])
 
     port = args.port or free_port()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-trackpage-"))
@@ -486,6 +530,8 @@ def main() -> None:
     )
     try:
         wait_for_http(port, "/bench/bare/")
+        flusher = ViewsFlusher()
+        flusher.start()
         phases = tqdm(total=3, desc="load phases", unit="phase")
         bare = drive(port, ["/bench/bare/"], args)
         phases.update()
@@ -494,6 +540,8 @@ def main() -> None:
         half = drive(port, paths, args, rate=max(page["rps"] / 2, 1.0))
         phases.update()
         phases.close()
+        flusher.done.set()
+        flusher.join(timeout=120)
     finally:
         stop(gunicorn)
 
@@ -518,8 +566,11 @@ def main() -> None:
         "render_ahead_seconds": round(render_ahead_seconds, 1)
         if render_ahead_seconds is not None
         else None,
+        "views_rows_flushed": flusher.rows,
+        "views_flush_seconds": round(flusher.seconds, 2),
         "queries_per_page": cold_queries,
         "queries_per_page_cached": warm_queries,
+        "queries_first_view": first_queries,
         "errors": bare["errors"] + page["errors"] + half["errors"],
         "gunicorn_log": str(log_dir / "gunicorn.log"),
     }

@@ -361,6 +361,12 @@ TRACKPAGE_FRAGMENT_TTL = env.int("TRACKPAGE_FRAGMENT_TTL_SECONDS", default=600)
 TRACKPAGE_PAGE_TTL = env.int("TRACKPAGE_PAGE_TTL_SECONDS", default=86400)
 # Which orders `manage.py trackpage_render_ahead` renders: shipments changed in the last N days.
 TRACKPAGE_RENDER_AHEAD_DAYS = env.int("TRACKPAGE_RENDER_AHEAD_DAYS", default=14)
+# With the Redis cache, page views are counted there and written to PostgreSQL this often.
+TRACKPAGE_VIEWS_FLUSH_SECONDS = env.int("TRACKPAGE_VIEWS_FLUSH_SECONDS", default=10)
+CELERY_BEAT_SCHEDULE["trackpage-page-views-flush"] = {
+    "task": "trackpage.page_views_flush",
+    "schedule": timedelta(seconds=TRACKPAGE_VIEWS_FLUSH_SECONDS),
+}
 # Hosts of the platform itself; any other allowed host is looked up as a merchant's custom domain.
 _NOTIFICATIONS_HOST = NOTIFICATIONS_BASE_URL.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
 TRACKPAGE_PLATFORM_HOSTS = [

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from postpurchase.models import Merchant
 from tracking.models import Shipment
-from trackpage import destinations, links, presentation, selectors
+from trackpage import destinations, links, presentation, selectors, shared_cache
 from trackpage.forms import RatingForm
 from trackpage.links import GoTarget
 from trackpage.models import LinkKind, MerchantPageBlock
@@ -294,20 +294,28 @@ def page_key(merchant: Merchant, head: PageHead, language: str) -> str:
 
 
 def page_cached(
-    *, merchant: Merchant, head: PageHead, language: str
-) -> tuple[str | None, list[MerchantPageBlock]]:
-    """The stored page of this head and language (None when missing or its blocks changed), and
-    the merchant's blocks for the language: one cache round trip when both are there."""
+    *,
+    merchant: Merchant,
+    head: PageHead,
+    language: str,
+    also: Callable[[Any, Callable[[str], str]], None] | None = None,
+) -> tuple[str | None, list[MerchantPageBlock], bool]:
+    """The stored page of this head and language (None when missing or its blocks changed), the
+    merchant's blocks for the language, and whether `also` (commands for the same Redis
+    pipeline) ran: one cache round trip when the page and blocks are there."""
     key = page_key(merchant, head, language)
     blocks_key = selectors.blocks_cache_key(merchant.pk, language)
-    found = cache.get_many([key, blocks_key])
+    found = shared_cache.get_many_with([key, blocks_key], also) if also is not None else None
+    piggybacked = found is not None
+    if found is None:
+        found = cache.get_many([key, blocks_key])
     page_blocks = found.get(blocks_key)
     if page_blocks is None:
         page_blocks = selectors.page_blocks(merchant=merchant, language=language)
     stored = found.get(key)
     if stored is None or stored[0] != blocks_signature(page_blocks):
-        return None, page_blocks
-    return _inflate(stored[1]), page_blocks
+        return None, page_blocks, piggybacked
+    return _inflate(stored[1]), page_blocks, piggybacked
 
 
 def page_store(

@@ -205,11 +205,16 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
     except DomainError as error:
         return _link_problem(request, merchant, language, error)
     visitor, new_cookie = _visitor(request, merchant)
-    services.page_view_count(
+    view = services.PageViewCount(
         merchant_id=merchant.pk, order_id=head.order_id, visitor=visitor, via="link"
     )
     rated = request.GET.get("rated")
-    html, page_blocks = rendering.page_cached(merchant=merchant, head=head, language=language)
+    # The view is counted in the same cache round trip as the page is read, when it can be.
+    html, page_blocks, counted = rendering.page_cached(
+        merchant=merchant, head=head, language=language, also=view.queue
+    )
+    if not counted:
+        services.page_view_count(view)
     if html is None or rated:
         if tracking is None:
             try:
