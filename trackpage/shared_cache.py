@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
-from django.core.cache import caches
+from django.core.cache import cache, caches
 from django.core.cache.backends.redis import RedisCache
 
 _clients: dict[tuple[int, int], tuple[RedisCache, redis.Redis]] = {}
@@ -52,3 +52,14 @@ def get_many_with(
     inner: Any = backend._cache
     loads = inner._serializer.loads
     return {key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None}
+
+
+def get(key: str) -> Any:
+    """A Django cache value (None when absent), through this process's client when it can."""
+    found = shared()
+    if found is None:
+        return cache.get(key)
+    backend, client = found
+    value = client.get(backend.make_and_validate_key(key))
+    inner: Any = backend._cache
+    return None if value is None else inner._serializer.loads(value)

@@ -22,7 +22,7 @@ from commerce.models import Order
 from postpurchase.errors import DomainError, NotFoundError
 from postpurchase.models import Merchant
 from tracking.models import Shipment
-from trackpage import destinations, links, rendering, selectors, services
+from trackpage import destinations, links, rendering, selectors, services, shared_cache
 from trackpage.client_address import client_ip
 from trackpage.errors import TrackPageErrorCode
 from trackpage.forms import OrderLookupForm, RatingForm, TrackingNumberForm
@@ -42,7 +42,7 @@ MERCHANT_CACHE_SECONDS = 60
 def _merchant(slug: str) -> Merchant:
     """The active merchant of the slug, cached a minute (branding changes show within it)."""
     key = f"trackpage:merchant:{slug}"
-    merchant = cache.get(key)
+    merchant = shared_cache.get(key)
     if merchant is None:
         merchant = Merchant.objects.filter(slug=slug, is_active=True).first() or False
         cache.set(key, merchant, MERCHANT_CACHE_SECONDS)
