@@ -278,12 +278,15 @@ def _page_views_write(rows: list[tuple[Any, ...]]) -> int:
     """Upsert (merchant, order, visitor, via, views, first, last) rows: insert the visitor's row
     or add the views to its counter. Rows of orders deleted meanwhile are dropped.
 
-    On PostgreSQL the commit does not wait for the WAL flush (`synchronous_commit` off for this
-    transaction only, set inside the statement): counters may lose their last fraction of a
-    second in a crash, never a shopper-visible change.
+    On PostgreSQL a flush of its own does not wait for the WAL flush (`synchronous_commit` off
+    for its transaction only): counters may lose their last fraction of a second in a crash,
+    never a shopper-visible change.
     """
     table = connection.ops.quote_name(PageView._meta.db_table)
     postgres = connection.vendor == "postgresql"
+    # Inside a caller's transaction (conversion attribution) the setting would relax its commit
+    # too: only a flush of its own runs with synchronous_commit off.
+    relax = postgres and not connection.in_atomic_block
     least, greatest = ("LEAST", "GREATEST") if postgres else ("MIN", "MAX")
     field = PageView._meta.get_field("last_viewed_at")
     existing = set(
@@ -298,7 +301,7 @@ def _page_views_write(rows: list[tuple[Any, ...]]) -> int:
             first_value = field.get_db_prep_value(first, connection)
             last_value = field.get_db_prep_value(last or first, connection)
             params += [merchant_id, order_id, visitor, via, views, first_value, last_value]
-        relaxed = "SELECT set_config('synchronous_commit', 'off', true); " if postgres else ""
+        relaxed = "SELECT set_config('synchronous_commit', 'off', true)" if relax else ""
         # Only the table name and fixed SQL words are formatted in.
         sql = (
             f"INSERT INTO {table} (merchant_id, order_id, visitor, via, views, first_viewed_at, "  # noqa: S608
@@ -395,7 +398,9 @@ def conversion_attribute(*, order_id: int) -> Conversion | None:
     A click into the store from an earlier order's page wins over a mere view; the latest touch
     before the order was placed is credited. Attributing twice has no second effect.
     """
-    page_views_flush()  # views still counted in Redis are touches too
+    # Views still counted in Redis are touches too. (Taken from Redis here: if this transaction
+    # rolls back, those counts are lost; the attribution itself is retried by the outbox.)
+    page_views_flush()
     order = Order.objects.filter(pk=order_id).first()
     if order is None or Conversion.objects.filter(order=order).exists():
         return None
