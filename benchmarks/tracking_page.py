@@ -3,14 +3,20 @@
     .venv/bin/python benchmarks/tracking_page.py --json [--shipments 100000] [--duration 15]
 
 Needs PostgreSQL (default postgres://postgres@127.0.0.1:5432/bench_trackpage: created and filled
-when it does not already hold this scale, `--regenerate` to rebuild) and, for the fragment cache,
-Redis (default rediscache://127.0.0.1:6379/4, flushed; `--cache-url locmemcache://` for none).
+when it does not already hold this scale, `--regenerate` to rebuild) and, for the page cache,
+Redis (default rediscache://127.0.0.1:6379/4; emptied after new data, with `--flush-cache`, or
+with `--no-render-ahead`; `--cache-url locmemcache://` for none).
 
 1. **Data**: one merchant; `--shipments` orders (two lines each, one shipment each) of
    `--shipments / 2` customers over 1,000 products; `--events-per-shipment` scans per shipment.
    Written with COPY, so 100,000 shipments and 1,000,000 events take a minute or two.
-2. **Queries**: one page rendered in-process with the cache empty and again warm; the counts are
-   `queries_per_page` and `queries_per_page_cached`.
+2. **Queries**: one page rendered in-process with an empty (private) cache and again warm; the
+   counts are `queries_per_page` and `queries_per_page_cached`; `queries_first_view` is a
+   shopper's first view of another page with the shared cache as the server then has it.
+   **Pages rendered ahead**: `manage.py trackpage_render_ahead`, the product's backfill for the
+   orders changed in the last `TRACKPAGE_RENDER_AHEAD_DAYS`, as a deployer runs it (in
+   production the scan / status / order events render each page as it changes); it skips pages
+   already stored under their current key. `--no-render-ahead` measures first views that render.
 3. **Throughput**: gunicorn (`--gunicorn-workers` sync workers, or gthread with
    `--gunicorn-threads`; config in benchmarks/tracking_page_gunicorn.py) on loopback serves the
    project plus `/bench/bare/` (benchmarks/tracking_page_urls.py). A separate load process runs
@@ -73,6 +79,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--concurrency", type=int, default=8, help="client threads")
     parser.add_argument("--duration", type=float, default=15.0, help="seconds per phase")
     parser.add_argument("--pages", type=int, default=2000, help="distinct pages requested")
+    parser.add_argument(
+        "--no-render-ahead",
+        dest="render_ahead",
+        action="store_false",
+        help="skip manage.py trackpage_render_ahead (first views then render their page)",
+    )
+    parser.add_argument(
+        "--flush-cache", action="store_true", help="empty the cache's Redis DB first"
+    )
     return parser.parse_args()
 
 
@@ -292,20 +307,48 @@ def page_paths(count: int, shipments: int) -> list[str]:
 
 
 def query_counts(path: str) -> tuple[int, int]:
-    """Queries of one page view with the cache empty, then warm (in-process)."""
-    from django.core.cache import cache
+    """Queries of one page view with an empty cache, then warm (in-process, with a private
+    in-memory cache so the shared one, and the pages rendered ahead in it, are left alone)."""
+    from django.db import connection
+    from django.test import Client, override_settings
+    from django.test.utils import CaptureQueriesContext
+
+    private = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+    with override_settings(CACHES=private):
+        from django.core.cache import cache
+
+        client = Client()
+        client.get(path)  # the visitor cookie: later views update the same row
+        cache.clear()
+        with CaptureQueriesContext(connection) as cold:
+            assert client.get(path).status_code == 200
+        with CaptureQueriesContext(connection) as warm:
+            assert client.get(path).status_code == 200
+    return len(cold.captured_queries), len(warm.captured_queries)
+
+
+def first_view_queries(warm_path: str, path: str) -> int:
+    """Queries of a shopper's first view of a page, with the shared cache as the server has it
+    (after `warm_path` has put the store into the cache)."""
     from django.db import connection
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     client = Client()
-    client.get(path)  # the visitor cookie: later views update the same row
-    cache.clear()
-    with CaptureQueriesContext(connection) as cold:
+    assert client.get(warm_path).status_code == 200
+    with CaptureQueriesContext(connection) as first:
         assert client.get(path).status_code == 200
-    with CaptureQueriesContext(connection) as warm:
-        assert client.get(path).status_code == 200
-    return len(cold.captured_queries), len(warm.captured_queries)
+    return len(first.captured_queries)
+
+
+def render_ahead(env: dict[str, str]) -> float:
+    """The product's own backfill (`manage.py trackpage_render_ahead`, what a deployer runs after
+    a deploy or a cache flush): pages of recently changed orders into the cache. Seconds taken."""
+    started = time.monotonic()
+    subprocess.run(
+        [sys.executable, "manage.py", "trackpage_render_ahead"], cwd=ROOT, env=env, check=True
+    )
+    return time.monotonic() - started
 
 
 # --- load ----------------------------------------------------------------------------------------
@@ -386,6 +429,34 @@ def drive(port: int, paths: list[str], args: argparse.Namespace, rate: float = 0
     return outcome
 
 
+class ViewsFlusher(threading.Thread):
+    """What celery beat does in production: `trackpage.page_views_flush` every
+    TRACKPAGE_VIEWS_FLUSH_SECONDS while the load runs, on the same machine (its cost competes
+    with the server's, as it would)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.done = threading.Event()
+        self.rows = 0
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        from django.conf import settings
+        from django.db import connection
+
+        from trackpage.services import page_views_flush
+
+        while not self.done.wait(settings.TRACKPAGE_VIEWS_FLUSH_SECONDS):
+            self.flush(page_views_flush)
+        self.flush(page_views_flush)
+        connection.close()
+
+    def flush(self, page_views_flush: Any) -> None:
+        started = time.monotonic()
+        self.rows += page_views_flush()
+        self.seconds += time.monotonic() - started
+
+
 def percentile(values: list[float], q: float) -> float:
     if not values:
         return 0.0
@@ -408,7 +479,8 @@ def main() -> None:
     import django
 
     django.setup()
-    if not data_ready(args.shipments, events):
+    generated = not data_ready(args.shipments, events)
+    if generated:
         from django.db import connection
 
         connection.close()
@@ -422,10 +494,12 @@ def main() -> None:
         started = time.monotonic()
         generate(args.shipments, args.events_per_shipment)
         print(f"generated in {time.monotonic() - started:.0f} s", file=sys.stderr)
-    flush_redis(args.cache_url)
+    if args.flush_cache or generated or not args.render_ahead:
+        flush_redis(args.cache_url)
     paths = page_paths(args.pages, args.shipments)
     cold_queries, warm_queries = query_counts(paths[0])
-    flush_redis(args.cache_url)
+    render_ahead_seconds = render_ahead(env) if args.render_ahead else None
+    first_queries = first_view_queries(paths[-1], paths[1])
 
     port = args.port or free_port()
     log_dir = Path(tempfile.mkdtemp(prefix="bench-trackpage-"))
@@ -456,6 +530,8 @@ def main() -> None:
     )
     try:
         wait_for_http(port, "/bench/bare/")
+        flusher = ViewsFlusher()
+        flusher.start()
         phases = tqdm(total=3, desc="load phases", unit="phase")
         bare = drive(port, ["/bench/bare/"], args)
         phases.update()
@@ -464,6 +540,8 @@ def main() -> None:
         half = drive(port, paths, args, rate=max(page["rps"] / 2, 1.0))
         phases.update()
         phases.close()
+        flusher.done.set()
+        flusher.join(timeout=120)
     finally:
         stop(gunicorn)
 
@@ -484,8 +562,15 @@ def main() -> None:
         else 0.0,
         "p95_ms": round(percentile(half["latencies"], 0.95) * 1000, 1),
         "page_p95_ms_at_full_load": round(percentile(page["latencies"], 0.95) * 1000, 1),
+        "render_ahead": args.render_ahead,
+        "render_ahead_seconds": round(render_ahead_seconds, 1)
+        if render_ahead_seconds is not None
+        else None,
+        "views_rows_flushed": flusher.rows,
+        "views_flush_seconds": round(flusher.seconds, 2),
         "queries_per_page": cold_queries,
         "queries_per_page_cached": warm_queries,
+        "queries_first_view": first_queries,
         "errors": bare["errors"] + page["errors"] + half["errors"],
         "gunicorn_log": str(log_dir / "gunicorn.log"),
     }

@@ -358,6 +358,17 @@ TRACKPAGE_LOOKUP_LIMIT_PER_ORDER = env.int("TRACKPAGE_LOOKUP_LIMIT_PER_ORDER", d
 TRACKPAGE_ATTRIBUTION_WINDOW = timedelta(days=env.int("TRACKPAGE_ATTRIBUTION_DAYS", default=7))
 TRACKPAGE_REFRESH_SECONDS = env.int("TRACKPAGE_REFRESH_SECONDS", default=60)
 TRACKPAGE_FRAGMENT_TTL = env.int("TRACKPAGE_FRAGMENT_TTL_SECONDS", default=600)
+# Whole pages are rendered ahead of the first view (on scans, status changes, new orders) and kept
+# this long; their key holds the day and every version they show, so a change is a new key.
+TRACKPAGE_PAGE_TTL = env.int("TRACKPAGE_PAGE_TTL_SECONDS", default=86400)
+# Which orders `manage.py trackpage_render_ahead` renders: shipments changed in the last N days.
+TRACKPAGE_RENDER_AHEAD_DAYS = env.int("TRACKPAGE_RENDER_AHEAD_DAYS", default=14)
+# With the Redis cache, page views are counted there and written to PostgreSQL this often.
+TRACKPAGE_VIEWS_FLUSH_SECONDS = env.int("TRACKPAGE_VIEWS_FLUSH_SECONDS", default=10)
+CELERY_BEAT_SCHEDULE["trackpage-page-views-flush"] = {
+    "task": "trackpage.page_views_flush",
+    "schedule": timedelta(seconds=TRACKPAGE_VIEWS_FLUSH_SECONDS),
+}
 # Hosts of the platform itself; any other allowed host is looked up as a merchant's custom domain.
 _NOTIFICATIONS_HOST = NOTIFICATIONS_BASE_URL.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
 TRACKPAGE_PLATFORM_HOSTS = [

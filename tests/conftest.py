@@ -1,7 +1,7 @@
 """Shared fixtures: two look-alike merchants, eager Celery by default, real-service markers.
 
-Tests marked `postgres`, `broker` or `browser` run when that service is there and skip otherwise;
-with REQUIRE_SERVICES=1 (CI) a missing service is an error instead of a skip.
+Tests marked `postgres`, `broker`, `redis_cache` or `browser` run when that service is there and
+skip otherwise; with REQUIRE_SERVICES=1 (CI) a missing service is an error instead of a skip.
 """
 
 from __future__ import annotations
@@ -23,13 +23,15 @@ def _service_missing(marker: str) -> str | None:
         return "needs PostgreSQL (set DATABASE_URL=postgres://...)"
     if marker == "broker" and not settings.CELERY_BROKER_URL:
         return "needs a Celery broker (set CELERY_BROKER_URL=redis://...)"
+    if marker == "redis_cache" and "redis" not in settings.CACHES["default"]["BACKEND"].lower():
+        return "needs the Redis cache (set CACHE_URL=rediscache://...)"
     if marker == "browser" and not (shutil.which("chromium") or shutil.which("chromium-browser")):
         return "needs headless Chromium (apt-get install chromium)"
     return None
 
 
 def pytest_runtest_setup(item: pytest.Item) -> None:
-    for marker in ("postgres", "broker", "browser"):
+    for marker in ("postgres", "broker", "redis_cache", "browser"):
         if item.get_closest_marker(marker) is None:
             continue
         missing = _service_missing(marker)

@@ -13,3 +13,5 @@ class TrackpageConfig(AppConfig):
         outbox.register(
             "order.created", "trackpage.conversion_attribute", handlers.on_order_created
         )
+        for event_type in handlers.RENDER_AHEAD_ON:
+            outbox.register(event_type, "trackpage.page_render_ahead", handlers.page_render_ahead)

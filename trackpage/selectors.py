@@ -9,6 +9,7 @@ calls only when the fragment is not in the cache.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -100,34 +101,38 @@ class TrackingPage:
 
     def timeline_load(self) -> None:
         """Events (newest first), carried and unshipped items: three queries in all."""
-        if self.timeline_loaded:
-            return
-        shipments = self.shipments
-        lookups: list[Any] = [
+        timelines_load([self])
+
+
+def timelines_load(pages: Sequence[TrackingPage]) -> None:
+    """Events, carried items and unshipped items of many pages: one query each for all the
+    pages' events and carried lines, one per order for its unshipped lines."""
+    pages = [page for page in pages if not page.timeline_loaded]
+    shipments = [card.shipment for page in pages for card in page.cards]
+    lookups: list[Any] = [
+        Prefetch(
+            "events",
+            queryset=TrackingEvent.objects.order_by("-occurred_at", "-id"),
+            to_attr="timeline",
+        )
+    ]
+    if any(not page.status_only for page in pages):
+        lookups.append(
             Prefetch(
-                "events",
-                queryset=TrackingEvent.objects.order_by("-occurred_at", "-id"),
-                to_attr="timeline",
+                "shipment_lines",
+                queryset=ShipmentLine.objects.select_related("order_line__product").order_by("pk"),
+                to_attr="carried",
             )
-        ]
-        if not self.status_only:
-            lookups.append(
-                Prefetch(
-                    "shipment_lines",
-                    queryset=ShipmentLine.objects.select_related("order_line__product").order_by(
-                        "pk"
-                    ),
-                    to_attr="carried",
-                )
-            )
-        prefetch_related_objects(shipments, *lookups)
-        if self.order is not None and not self.status_only:
-            self.unshipped = unshipped_items(order=self.order)
-        for card in self.cards:
+        )
+    prefetch_related_objects(shipments, *lookups)
+    for page in pages:
+        if page.order is not None and not page.status_only:
+            page.unshipped = unshipped_items(order=page.order)
+        for card in page.cards:
             card.events = list(card.shipment.timeline)  # type: ignore[attr-defined]
-            if not self.status_only:
+            if not page.status_only:
                 card.items = [_item(sl.order_line, sl.quantity) for sl in card.shipment.carried]  # type: ignore[attr-defined]
-        self.timeline_loaded = True
+        page.timeline_loaded = True
 
 
 def _version(stamps: list[tuple[int, Any]], order_updated_at: datetime | None) -> str:
@@ -241,6 +246,42 @@ def tracking_page(*, merchant: Merchant, ref: PageRef) -> TrackingPage:
     return TrackingPage(
         merchant=merchant, order=order, cards=[ShipmentCard(shipment=s) for s in shipments]
     )
+
+
+def tracking_pages_for_orders(
+    *, merchant: Merchant, order_ids: Sequence[int]
+) -> list[TrackingPage]:
+    """The pages of many orders of one merchant, as `tracking_page` builds each: the orders with
+    their shipments in one query, and one more for the orders that have no shipment yet."""
+    shipments = (
+        Shipment.objects.for_merchant(merchant)
+        .filter(order_id__in=list(order_ids))
+        .select_related("order__customer", "order__link_revocation", "rating")
+        .order_by("order_id", "created_at", "pk")
+    )
+    by_order: dict[int, list[Shipment]] = {}
+    orders: dict[int, Order] = {}
+    for shipment in shipments:
+        order = orders.setdefault(shipment.order_id, shipment.order)
+        shipment.order = order  # one order object for the whole page
+        by_order.setdefault(order.pk, []).append(shipment)
+    missing = [pk for pk in order_ids if pk not in orders]
+    if missing:
+        for order in (
+            Order.objects.for_merchant(merchant)
+            .filter(pk__in=missing)
+            .select_related("customer", "link_revocation")
+        ):
+            orders[order.pk] = order
+    return [
+        TrackingPage(
+            merchant=merchant,
+            order=orders[pk],
+            cards=[ShipmentCard(shipment=s) for s in by_order.get(pk, [])],
+        )
+        for pk in dict.fromkeys(order_ids)
+        if pk in orders
+    ]
 
 
 def status_page(*, merchant: Merchant, ref: PageRef) -> TrackingPage:

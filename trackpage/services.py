@@ -7,12 +7,14 @@ from __future__ import annotations
 import hmac
 import re
 import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.crypto import salted_hmac
 
 from commerce.models import Order
@@ -22,7 +24,7 @@ from postpurchase.models import Merchant
 from tracking.domain import ShipmentStatus
 from tracking.models import Shipment
 from tracking.services import tracking_number_normalise
-from trackpage import rate_limits
+from trackpage import rate_limits, rendering, selectors, shared_cache
 from trackpage.errors import TrackPageErrorCode
 from trackpage.links import GoTarget
 from trackpage.models import (
@@ -31,6 +33,7 @@ from trackpage.models import (
     DeliveryRating,
     LinkClick,
     LinkKind,
+    MerchantPageBlock,
     PageView,
     TrackingLinkRevocation,
 )
@@ -154,17 +157,47 @@ def visitor_id(*, merchant: Merchant, cookie_value: str) -> str:
     ).hexdigest()[:32]
 
 
-def page_view_count(*, merchant_id: int, order_id: int, visitor: str, via: str) -> None:
+@dataclass(frozen=True)
+class PageViewCount:
+    """One view of an order's page by a visitor (the visitor hash, never the person)."""
+
+    merchant_id: int
+    order_id: int
+    visitor: str
+    via: str
+
+    def queue(self, pipe: Any, make_key: Callable[[str], str]) -> None:
+        """Add this view to the pending counts in the shared Redis (commands on a pipeline)."""
+        field = f"{self.merchant_id}:{self.order_id}:{self.visitor}"
+        stamp = f"{timezone.now().timestamp():.6f}"
+        pipe.hincrby(make_key(PENDING_VIEWS), field, 1)
+        pipe.hsetnx(make_key(PENDING_FIRST), field, f"{stamp}:{self.via}")
+        pipe.hset(make_key(PENDING_LAST), field, stamp)
+
+
+# Views counted in Redis and not yet written to PageView (see `page_views_flush`).
+PENDING_VIEWS = "trackpage:views:pending"
+PENDING_FIRST = "trackpage:views:first"
+PENDING_LAST = "trackpage:views:last"
+
+
+def page_view_count(view: PageViewCount) -> None:
     """Count one view of the order's page by the visitor (one row per visitor, a counter).
 
-    One statement, one round trip: insert the visitor's row or add one to its counter.
-
-    On PostgreSQL the commit does not wait for the WAL flush (`synchronous_commit` off for this
-    transaction only, set inside the same statement): a view counter may lose its last fraction
-    of a second in a crash, and every page view is a write, so it is kept cheap.
+    With the shared Redis cache the view is added to the pending counts (the page view does it
+    in the same round trip as its cache read) and `page_views_flush` writes them in batches;
+    otherwise it is one statement: insert the visitor's row or add one to its counter (on
+    PostgreSQL with `synchronous_commit` off for its own transaction, set inside the statement:
+    a crash may lose the last fraction of a second of counts, never a shopper-visible change).
     """
+    found = shared_cache.shared()
+    if found is not None:
+        backend, client = found
+        pipe = client.pipeline(transaction=False)
+        view.queue(pipe, backend.make_key)
+        pipe.execute()
+        return
     table = connection.ops.quote_name(PageView._meta.db_table)
-    now = timezone.now()
     relaxed = connection.vendor == "postgresql"
     source = (
         "SELECT %s, %s, %s, %s, 1, %s, %s "
@@ -178,10 +211,111 @@ def page_view_count(*, merchant_id: int, order_id: int, visitor: str, via: str) 
         f"ON CONFLICT (order_id, visitor) DO UPDATE SET views = {table}.views + 1, "
         "last_viewed_at = EXCLUDED.last_viewed_at"
     )
-    field = PageView._meta.get_field("last_viewed_at")
-    stamp = field.get_db_prep_value(now, connection)
+    stamp = PageView._meta.get_field("last_viewed_at").get_db_prep_value(timezone.now(), connection)
     with connection.cursor() as cursor:
-        cursor.execute(sql, [merchant_id, order_id, visitor, via, stamp, stamp])
+        cursor.execute(sql, [view.merchant_id, view.order_id, view.visitor, view.via, stamp, stamp])
+
+
+def page_views_flush() -> int:
+    """Write the views counted in Redis to PageView rows, in batches; returns the rows written.
+
+    The pending counts are taken atomically (read and deleted in one MULTI/EXEC), so two
+    flushes never write the same views; if writing fails they are put back.
+    """
+    found = shared_cache.shared()
+    if found is None:
+        return 0
+    backend, client = found
+    keys = [backend.make_key(key) for key in (PENDING_VIEWS, PENDING_FIRST, PENDING_LAST)]
+    take = client.pipeline(transaction=True)
+    for key in keys:
+        take.hgetall(key)
+    take.delete(*keys)
+    counts, firsts, lasts, _ = take.execute()
+    if not counts:
+        return 0
+    try:
+        return _page_views_write(_pending_rows(counts, firsts, lasts))
+    except Exception:
+        back = client.pipeline(transaction=True)
+        for field, views in counts.items():
+            back.hincrby(keys[0], field, int(views))
+            if field in firsts:
+                back.hsetnx(keys[1], field, firsts[field])
+            if field in lasts:
+                back.hset(keys[2], field, lasts[field])
+        back.execute()
+        raise
+
+
+def _pending_rows(
+    counts: dict[bytes, bytes], firsts: dict[bytes, bytes], lasts: dict[bytes, bytes]
+) -> list[tuple[Any, ...]]:
+    rows = []
+    for field, views in counts.items():
+        merchant_id, order_id, visitor = field.decode().split(":", 2)
+        first_stamp, _, via = firsts.get(field, b"").decode().partition(":")
+        last_stamp = lasts.get(field, b"").decode() or first_stamp
+        first_stamp = first_stamp or last_stamp or f"{timezone.now().timestamp()}"
+        rows.append(
+            (
+                int(merchant_id),
+                int(order_id),
+                visitor,
+                via or "link",
+                int(views),
+                datetime.fromtimestamp(float(first_stamp), tz=UTC),
+                datetime.fromtimestamp(float(last_stamp or first_stamp), tz=UTC),
+            )
+        )
+    return rows
+
+
+VIEWS_BATCH = 500
+
+
+def _page_views_write(rows: list[tuple[Any, ...]]) -> int:
+    """Upsert (merchant, order, visitor, via, views, first, last) rows: insert the visitor's row
+    or add the views to its counter. Rows of orders deleted meanwhile are dropped.
+
+    On PostgreSQL a flush of its own does not wait for the WAL flush (`synchronous_commit` off
+    for its transaction only): counters may lose their last fraction of a second in a crash,
+    never a shopper-visible change.
+    """
+    table = connection.ops.quote_name(PageView._meta.db_table)
+    postgres = connection.vendor == "postgresql"
+    # Inside a caller's transaction (conversion attribution) the setting would relax its commit
+    # too: only a flush of its own runs with synchronous_commit off.
+    relax = postgres and not connection.in_atomic_block
+    least, greatest = ("LEAST", "GREATEST") if postgres else ("MIN", "MAX")
+    field = PageView._meta.get_field("last_viewed_at")
+    existing = set(
+        Order.objects.filter(pk__in={row[1] for row in rows}).values_list("pk", flat=True)
+    )
+    rows = [row for row in rows if row[1] in existing]
+    for start in range(0, len(rows), VIEWS_BATCH):
+        part = rows[start : start + VIEWS_BATCH]
+        values = ", ".join(["(%s, %s, %s, %s, %s, %s, %s)"] * len(part))
+        params: list[Any] = []
+        for merchant_id, order_id, visitor, via, views, first, last in part:
+            first_value = field.get_db_prep_value(first, connection)
+            last_value = field.get_db_prep_value(last or first, connection)
+            params += [merchant_id, order_id, visitor, via, views, first_value, last_value]
+        relaxed = "SELECT set_config('synchronous_commit', 'off', true)" if relax else ""
+        # Only the table name and fixed SQL words are formatted in.
+        sql = (
+            f"INSERT INTO {table} (merchant_id, order_id, visitor, via, views, first_viewed_at, "  # noqa: S608
+            f"last_viewed_at) VALUES {values} "
+            f"ON CONFLICT (order_id, visitor) DO UPDATE SET views = {table}.views + "
+            f"EXCLUDED.views, first_viewed_at = {least}({table}.first_viewed_at, "
+            f"EXCLUDED.first_viewed_at), last_viewed_at = {greatest}({table}.last_viewed_at, "
+            "EXCLUDED.last_viewed_at)"
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            if relaxed:
+                cursor.execute(relaxed)
+            cursor.execute(sql, params)
+    return len(rows)
 
 
 def link_click_record(*, merchant: Merchant, target: GoTarget, visitor: str) -> LinkClick | None:
@@ -264,6 +398,9 @@ def conversion_attribute(*, order_id: int) -> Conversion | None:
     A click into the store from an earlier order's page wins over a mere view; the latest touch
     before the order was placed is credited. Attributing twice has no second effect.
     """
+    # Views still counted in Redis are touches too. (Taken from Redis here: if this transaction
+    # rolls back, those counts are lost; the attribution itself is retried by the outbox.)
+    page_views_flush()
     order = Order.objects.filter(pk=order_id).first()
     if order is None or Conversion.objects.filter(order=order).exists():
         return None
@@ -324,3 +461,62 @@ def conversion_attribute(*, order_id: int) -> Conversion | None:
             },
         )
     return conversion
+
+
+# --- Pages rendered ahead of their first view ---------------------------------------------------
+
+
+def render_ahead_languages(*, merchant: Merchant, order: Order) -> list[str]:
+    """The languages a shopper of the order most likely reads its page in: the order's (or the
+    customer's) when the store offers it, and the store's default."""
+    offered = merchant.offered_languages
+    wanted = [order.language, order.customer.language if order.customer_id else ""]
+    first = next((code for code in wanted if code in offered), merchant.default_language)
+    return list(dict.fromkeys([first, merchant.default_language]))
+
+
+def pages_render_ahead(*, merchant_id: int, order_ids: Sequence[int]) -> int:
+    """Render the tracking pages of these orders into the page cache, so a shopper's first view
+    is a cache hit; a page already stored under its current key is left. Returns pages rendered.
+
+    Safe at any time and any number of times: a page is stored under a key of everything it
+    shows (see `rendering.page_key`), so a later change is a new key, never a stale page, and a
+    revoked link is refused before any stored page is read.
+    """
+    merchant = Merchant.objects.filter(pk=merchant_id, is_active=True).first()
+    if merchant is None or not order_ids:
+        return 0
+    pages = selectors.tracking_pages_for_orders(merchant=merchant, order_ids=order_ids)
+    due: list[tuple[selectors.TrackingPage, str, list[MerchantPageBlock]]] = []
+    for page in pages:
+        assert page.order is not None
+        for language in render_ahead_languages(merchant=merchant, order=page.order):
+            with translation.override(language):
+                html, blocks, _ = rendering.page_cached(
+                    merchant=merchant, head=page.head(), language=language
+                )
+            if html is None:
+                due.append((page, language, blocks))
+    selectors.timelines_load(list({id(page): page for page, _, _ in due}.values()))
+    for page, language, blocks in due:
+        with translation.override(language):
+            rendering.page_store(page, language=language, page_blocks=blocks)
+    return len(due)
+
+
+def render_ahead_order_ids(*, since: datetime) -> Iterator[tuple[int, list[int]]]:
+    """(merchant id, order ids) of the orders whose shipments changed since `since`, or that
+    were placed since then, in batches per merchant (for the backfill command)."""
+    changed = (
+        Shipment.objects.filter(updated_at__gte=since, merchant__is_active=True)
+        .values_list("merchant_id", "order_id")
+        .distinct()
+    )
+    placed = Order.objects.filter(placed_at__gte=since, merchant__is_active=True).values_list(
+        "merchant_id", "pk"
+    )
+    by_merchant: dict[int, set[int]] = {}
+    for merchant_id, order_id in [*changed, *placed]:
+        by_merchant.setdefault(merchant_id, set()).add(order_id)
+    for merchant_id, ids in sorted(by_merchant.items()):
+        yield merchant_id, sorted(ids)

@@ -5,7 +5,6 @@ and render; the page's read model and rules live in selectors, services and pres
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from typing import Any
 
@@ -14,9 +13,8 @@ from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
-from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone, translation
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -24,14 +22,12 @@ from commerce.models import Order
 from postpurchase.errors import DomainError, NotFoundError
 from postpurchase.models import Merchant
 from tracking.models import Shipment
-from trackpage import destinations, links, presentation, selectors, services
+from trackpage import destinations, links, rendering, selectors, services, shared_cache
 from trackpage.client_address import client_ip
 from trackpage.errors import TrackPageErrorCode
 from trackpage.forms import OrderLookupForm, RatingForm, TrackingNumberForm
 from trackpage.ics import delivery_window_ics
-from trackpage.links import GoTarget, PageRef
-from trackpage.models import LinkKind, MerchantPageBlock
-from trackpage.sanitising import sanitise_block_html
+from trackpage.links import PageRef
 from trackpage.selectors import TrackingPage
 
 VISITOR_COOKIE = "tp_visitor"
@@ -46,7 +42,7 @@ MERCHANT_CACHE_SECONDS = 60
 def _merchant(slug: str) -> Merchant:
     """The active merchant of the slug, cached a minute (branding changes show within it)."""
     key = f"trackpage:merchant:{slug}"
-    merchant = cache.get(key)
+    merchant = shared_cache.get(key)
     if merchant is None:
         merchant = Merchant.objects.filter(slug=slug, is_active=True).first() or False
         cache.set(key, merchant, MERCHANT_CACHE_SECONDS)
@@ -96,45 +92,8 @@ def _set_visitor(response: HttpResponse, new: str | None) -> None:
         )
 
 
-def _branding(merchant: Merchant) -> dict[str, str]:
-    return {
-        "primary": merchant.primary_colour,
-        "on_primary": _readable_on(merchant.primary_colour),
-        "accent": merchant.accent_colour,
-        "text": merchant.text_colour,
-        "background": merchant.background_colour,
-        # Only characters a font-family list needs: nothing can close the declaration.
-        "font": "".join(ch for ch in merchant.font_family if ch.isalnum() or ch in " ,-'\"")
-        or "system-ui, sans-serif",
-    }
-
-
-def _readable_on(colour: str) -> str:
-    """Black or white text, whichever contrasts more with `colour` (WCAG relative luminance)."""
-    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
-    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
-    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    return "#000000" if (luminance + 0.05) / 0.05 > 1.05 / (luminance + 0.05) else "#ffffff"
-
-
 def _base_context(request: HttpRequest, merchant: Merchant, language: str) -> dict[str, Any]:
-    return {
-        "merchant": merchant,
-        "brand": _branding(merchant),
-        "language": language,
-        "languages": [
-            (code, name) for code, name in settings.LANGUAGES if code in merchant.offered_languages
-        ],
-        "lookup_url": reverse("trackpage:lookup", kwargs={"merchant_slug": merchant.slug}),
-    }
-
-
-def _go_url(merchant: Merchant, *, url: str, kind: str, order_number: str) -> str:
-    token = links.go_token(
-        merchant_slug=merchant.slug,
-        target=GoTarget(url=url, kind=kind, order_number=order_number),
-    )
-    return reverse("trackpage:go", kwargs={"merchant_slug": merchant.slug, "token": token})
+    return rendering.base_context(merchant, language)
 
 
 def _link_problem(
@@ -230,196 +189,6 @@ def _load_page(merchant: Merchant, token: str) -> tuple[TrackingPage, PageRef]:
     return page, ref
 
 
-def _zone(page: TrackingPage) -> str:
-    first = page.shipments[0] if page.shipments else None
-    return presentation.destination_time_zone(
-        shipment=first, order=page.order, fallback=page.merchant.time_zone
-    )
-
-
-# Cached fragments are shared by every link of an order; each response puts its own token here.
-TOKEN_SLOT = "token-slot-9d41c2"  # noqa: S105 (a placeholder, not a secret)
-
-
-def _shipments_html(page: TrackingPage, *, token: str, language: str) -> str:
-    """The shipments fragment, cached until a shipment (or the order) changes."""
-    return _shipments_fragment(page, language=language).replace(TOKEN_SLOT, token)
-
-
-def _shipments_fragment(page: TrackingPage, *, language: str) -> str:
-    zone = _zone(page)
-    order_key = page.order.pk if page.order is not None else f"s{page.shipments[0].pk}"
-    key = (
-        f"trackpage:frag:{page.merchant.pk}:{order_key}:{int(page.status_only)}:{language}:"
-        f"{zone}:{page.version}:{selectors.is_moving(page)}:{timezone.localdate()}"
-    )
-    html = cache.get(key)
-    if html is not None:
-        return str(html)
-    token = TOKEN_SLOT
-    live_name = "trackpage:status_live" if page.status_only else "trackpage:live"
-    live_url = reverse(live_name, kwargs={"merchant_slug": page.merchant.slug, "token": token})
-    page.timeline_load()
-    merchant = page.merchant
-    number = page.order.number if page.order is not None else ""
-    today = timezone.now().astimezone(presentation.zoneinfo.ZoneInfo(zone)).date()
-    cards = []
-    for card in page.cards:
-        shipment = card.shipment
-        carrier_url = destinations.carrier_tracking_url(
-            carrier=shipment.carrier, tracking_number=shipment.tracking_number
-        )
-        cards.append(
-            presentation.card_view(
-                card,
-                language=language,
-                zone=zone,
-                today=today,
-                carrier_url=_go_url(
-                    merchant, url=carrier_url, kind=LinkKind.CARRIER, order_number=number
-                )
-                if carrier_url
-                else None,
-            )
-        )
-    html = render_to_string(
-        "trackpage/_shipments.html",
-        {
-            "cards": cards,
-            "unshipped": page.unshipped,
-            "steps": presentation.step_labels(),
-            "status_only": page.status_only,
-            "moving": selectors.is_moving(page),
-            "live_url": live_url,
-            "refresh_seconds": settings.TRACKPAGE_REFRESH_SECONDS,
-            "carrier_names": {c.carrier: destinations.carrier_name(c.carrier) for c in cards},
-            "calendar_urls": {
-                c.public_id: reverse(
-                    "trackpage:calendar",
-                    kwargs={
-                        "merchant_slug": merchant.slug,
-                        "token": token,
-                        "shipment": c.public_id,
-                    },
-                )
-                for c in cards
-                if c.window_start and not page.status_only
-            },
-            "language": language,
-        },
-    )
-    cache.set(key, html, settings.TRACKPAGE_FRAGMENT_TTL)
-    return html
-
-
-def _page_context(
-    request: HttpRequest,
-    page: TrackingPage,
-    *,
-    token: str,
-    language: str,
-    page_blocks: list[MerchantPageBlock] | None = None,
-) -> dict[str, Any]:
-    merchant = page.merchant
-    order = page.order
-    assert order is not None
-    go = _go_factory(merchant, order.number)
-    recommendations = [
-        (rec, go(rec.url, LinkKind.PRODUCT))
-        for rec in selectors.recommendations(order=order)
-        if destinations.is_merchant_url(merchant, rec.url)
-    ]
-    blocks: list[dict[str, Any]] = []
-    if page_blocks is None:
-        page_blocks = selectors.page_blocks(merchant=merchant, language=language)
-    for block in page_blocks:
-        html = sanitise_block_html(
-            block.html, rewrite_href=lambda href: _block_href(merchant, order.number, href)
-        )
-        link = go(block.link_url, LinkKind.PROMOTION) if block.link_url else None
-        blocks.append({"block": block, "html": html, "link": link})
-    delivered = [c.shipment for c in page.cards if c.shipment.status == "delivered"]
-    return {
-        **_base_context(request, merchant, language),
-        "order": order,
-        "address": presentation.masked_address(order),
-        "placed": presentation.format_day(order.placed_at.date(), language=language, style="long"),
-        "shipments_html": _shipments_html(page, token=token, language=language),
-        "blocks_top": [b for b in blocks if b["block"].placement == "top"],
-        "blocks_bottom": [b for b in blocks if b["block"].placement == "bottom"],
-        "recommendations": recommendations,
-        "store_link": go(merchant.website, LinkKind.STORE) if merchant.website else None,
-        "support_email": merchant.support_email,
-        "support_link": go(merchant.support_url, LinkKind.SUPPORT)
-        if merchant.support_url
-        else None,
-        # The returns portal is not part of the platform yet: the action appears once it exists.
-        "return_link": None,
-        "delivered": delivered,
-        "rate_url": reverse(
-            "trackpage:rate", kwargs={"merchant_slug": merchant.slug, "token": token}
-        ),
-    }
-
-
-def _go_factory(merchant: Merchant, order_number: str) -> Any:
-    def go(url: str, kind: str) -> str | None:
-        if not destinations.is_allowed_destination(merchant, url):
-            return None
-        return _go_url(merchant, url=url, kind=kind, order_number=order_number)
-
-    return go
-
-
-def _block_href(merchant: Merchant, order_number: str, href: str) -> str | None:
-    if href.startswith("mailto:"):
-        return href
-    if not destinations.is_merchant_url(merchant, href):
-        return None  # the link text stays, the foreign link goes
-    return _go_url(merchant, url=href, kind=LinkKind.BLOCK, order_number=order_number)
-
-
-# The whole page is cached too, per (merchant, order, language, day, shipments' / order's /
-# ratings' versions, blocks): a change of any of them is a new key, so it shows at once. Each
-# response puts its own link token and CSRF token into the shared HTML.
-CSRF_SLOT = "csrf-slot-5be07a"
-
-
-def _merchant_signature(merchant: Merchant) -> str:
-    """Changes when anything of the (cached) merchant changes: branding, links, languages."""
-    values = [getattr(merchant, f.attname) for f in merchant._meta.concrete_fields]
-    return hashlib.blake2b(repr(values).encode(), digest_size=8).hexdigest()
-
-
-def _blocks_signature(page_blocks: list[MerchantPageBlock]) -> str:
-    return repr([(b.pk, b.updated_at.isoformat()) for b in page_blocks])
-
-
-def _page_key(merchant: Merchant, head: selectors.PageHead, language: str) -> str:
-    """The page's key; the blocks shown are checked against a signature stored with the HTML,
-    so the blocks and the page come from the cache in one round trip."""
-    identity = repr(
-        (
-            _merchant_signature(merchant),
-            language,
-            head.version,
-            head.ratings,
-            head.customer_zone,
-            head.moving,
-            timezone.localdate().isoformat(),
-        )
-    )
-    digest = hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
-    return f"trackpage:page:{merchant.pk}:{head.order_id}:{digest}"
-
-
-def _personalise(request: HttpRequest, html: str, token: str) -> str:
-    html = html.replace(TOKEN_SLOT, token)
-    if CSRF_SLOT in html:
-        html = html.replace(CSRF_SLOT, get_token(request))
-    return html
-
-
 @require_GET
 def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
     merchant = _merchant(merchant_slug)
@@ -436,54 +205,32 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
     except DomainError as error:
         return _link_problem(request, merchant, language, error)
     visitor, new_cookie = _visitor(request, merchant)
-    services.page_view_count(
+    view = services.PageViewCount(
         merchant_id=merchant.pk, order_id=head.order_id, visitor=visitor, via="link"
     )
     rated = request.GET.get("rated")
-    key = _page_key(merchant, head, language)
-    blocks_key = selectors.blocks_cache_key(merchant.pk, language)
-    found = {} if rated else cache.get_many([key, blocks_key])
-    page_blocks = found.get(blocks_key)
-    if page_blocks is None:
-        page_blocks = selectors.page_blocks(merchant=merchant, language=language)
-    blocks_signature = _blocks_signature(page_blocks)
-    stored = found.get(key)
-    html = stored[1] if stored is not None and stored[0] == blocks_signature else None
-    if html is None:
+    # The view is counted in the same cache round trip as the page is read, when it can be.
+    html, page_blocks, counted = rendering.page_cached(
+        merchant=merchant, head=head, language=language, also=view.queue
+    )
+    if not counted:
+        services.page_view_count(view)
+    if html is None or rated:
         if tracking is None:
             try:
                 tracking, _ref = _load_page(merchant, token)
             except DomainError as error:  # changed since the head was read
                 return _link_problem(request, merchant, language, error)
-        context = _page_context(
-            request, tracking, token=TOKEN_SLOT, language=language, page_blocks=page_blocks
-        )
-        context["rating_forms"] = _rating_forms(context["delivered"], rated)
-        context["csrf_token"] = CSRF_SLOT
-        html = render_to_string("trackpage/page.html", context)
-        if not rated:
-            cache.set(key, (blocks_signature, html), settings.TRACKPAGE_FRAGMENT_TTL)
-    response = HttpResponse(_personalise(request, str(html), token))
+        if rated:  # the thank-you note is this visitor's alone: not stored
+            html = rendering.page_render(
+                tracking, language=language, page_blocks=page_blocks, rated=rated
+            )
+        else:
+            html = rendering.page_store(tracking, language=language, page_blocks=page_blocks)
+    body = rendering.personalise(html, token=token, csrf_token=lambda: get_token(request))
+    response = HttpResponse(body)
     _set_visitor(response, new_cookie)
     return _finish(request, response, language)
-
-
-def _rating_forms(delivered: list[Shipment], rated: str | None) -> list[dict[str, Any]]:
-    forms = []
-    for shipment in delivered:
-        existing = getattr(shipment, "rating", None)
-        initial = {"shipment": shipment.public_id}
-        if existing is not None:
-            initial |= {"score": existing.score, "comment": existing.comment}
-        forms.append(
-            {
-                "shipment": shipment,
-                "form": RatingForm(initial=initial, auto_id=f"rate-{shipment.public_id}-%s"),
-                "rated": existing is not None,
-                "thanks": rated == shipment.public_id,
-            }
-        )
-    return forms
 
 
 @require_GET
@@ -495,7 +242,7 @@ def live(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
         tracking, _ref = _load_page(merchant, token)
     except DomainError:
         return HttpResponse(status=286)  # htmx: stop polling
-    html = _shipments_html(tracking, token=token, language=language)
+    html = rendering.shipments_html(tracking, token=token, language=language)
     return _finish(request, HttpResponse(html), language)
 
 
@@ -532,8 +279,8 @@ def rate(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
                 "trackpage:page", kwargs={"merchant_slug": merchant.slug, "token": token}
             )
             return HttpResponseRedirect(f"{page_url}?rated={shipment.public_id}#rating")
-    context = _page_context(request, tracking, token=token, language=language)
-    forms = _rating_forms(context["delivered"], None)
+    context = rendering.page_context(tracking, token=token, language=language)
+    forms = rendering.rating_forms(context["delivered"], None)
     posted = request.POST.get("shipment", "")
     for entry in forms:
         if entry["shipment"].public_id == posted:
@@ -600,7 +347,7 @@ def status(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse
         return _link_problem(request, merchant, language, error)
     context = {
         **_base_context(request, merchant, language),
-        "shipments_html": _shipments_html(tracking, token=token, language=language),
+        "shipments_html": rendering.shipments_html(tracking, token=token, language=language),
     }
     return _finish(request, render(request, "trackpage/status.html", context), language)
 
@@ -614,7 +361,7 @@ def status_live(request: HttpRequest, merchant_slug: str, token: str) -> HttpRes
         tracking = selectors.status_page(merchant=merchant, ref=ref)
     except DomainError:
         return HttpResponse(status=286)
-    html = _shipments_html(tracking, token=token, language=language)
+    html = rendering.shipments_html(tracking, token=token, language=language)
     return _finish(request, HttpResponse(html), language)
 
 

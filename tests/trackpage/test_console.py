@@ -8,6 +8,7 @@ from django.contrib.auth.models import User
 from postpurchase.models import MerchantMembership, MerchantRole
 from tests.trackpage.conftest import page_url
 from trackpage.models import MerchantPageBlock, TrackingLinkRevocation
+from trackpage.services import page_views_flush
 
 pytestmark = pytest.mark.django_db
 
@@ -26,6 +27,7 @@ def test_engagement_shows_views_clicks_and_rate_per_order(client, merchant_a, sh
     shopper.get(page_url(merchant_a, shipment_a))
     store_link = body.split('class="back-to-store"><a class="button" href="')[1].split('"')[0]
     assert shopper.get(store_link).status_code == 302
+    page_views_flush()  # views counted in Redis are written by the periodic flush
 
     client.force_login(_staff(merchant_a, MerchantRole.MARKETER))
     page = client.get(ENGAGEMENT)

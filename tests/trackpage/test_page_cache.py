@@ -9,8 +9,9 @@ import pytest
 from django.test import Client
 
 from tests.trackpage.conftest import add_events, page_url
+from trackpage import shared_cache
 from trackpage.models import MerchantPageBlock, PageView
-from trackpage.services import tracking_links_revoke
+from trackpage.services import page_views_flush, tracking_links_revoke
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +22,13 @@ def test_a_warm_page_is_the_head_query_and_the_view_count(
     url = page_url(merchant_a, shipment_a)
     first = client.get(url).content.decode()
 
-    with django_assert_num_queries(2):
+    # With Redis the view is counted in the cache round trip that reads the page; otherwise it
+    # is one statement of its own.
+    with django_assert_num_queries(1 if shared_cache.shared() else 2):
         second = client.get(url).content.decode()
 
     assert second == first
+    page_views_flush()
     assert PageView.objects.get(order=shipment_a.order).views == 2
 
 
