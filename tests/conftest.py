@@ -17,6 +17,9 @@ from postpurchase.celery import app as celery_app
 
 REQUIRE_SERVICES = os.environ.get("REQUIRE_SERVICES") == "1"
 
+# The real-worker fixtures (`worker`, `web_side`) for every test that needs them.
+pytest_plugins = ["tests.worker_support"]
+
 
 def _service_missing(marker: str) -> str | None:
     if marker == "postgres" and not settings.IS_POSTGRES:

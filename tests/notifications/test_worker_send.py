@@ -17,7 +17,7 @@ from notifications.models import Channel, Message, MessageStatus, MessagingSetti
 from postpurchase import outbox
 from postpurchase.tasks import events_dispatch
 from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ShipmentFactory
-from tests.integration.test_worker import Worker, _wait_for, web_side, worker
+from tests.worker_support import Worker, wait_for
 from tracking.models import ShipmentLine
 from tracking.normalisation import shipment_event_data
 
@@ -26,8 +26,6 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
 ]
-
-__all__ = ["web_side", "worker"]  # fixtures, imported to be reused
 
 
 @pytest.mark.usefixtures("web_side")
@@ -52,9 +50,9 @@ def test_out_for_delivery_is_sent_once_per_channel_by_the_worker(merchant_a, wor
     def both_sent() -> bool:
         return Message.objects.filter(status=MessageStatus.SENT).count() >= 2
 
-    _wait_for("the worker to send email and SMS", both_sent, worker, 90.0)
+    wait_for("the worker to send email and SMS", both_sent, worker, 90.0)
     broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
-    _wait_for(
+    wait_for(
         "the redeliveries to be consumed", lambda: broker.llen(worker.queue) == 0, worker, 60.0
     )
     time.sleep(2.0)  # the last task taken off the queue has finished

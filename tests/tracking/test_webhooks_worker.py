@@ -12,7 +12,7 @@ import pytest
 
 from postpurchase.models import DomainEvent, HandlerRun, HandlerRunState
 from tests.factories import ShipmentFactory
-from tests.integration.test_worker import Worker, _wait_for, web_side, worker
+from tests.worker_support import Worker, wait_for
 from tracking.domain import ShipmentStatus
 from tracking.models import InboundWebhook, InboundWebhookState, Shipment, TrackingEvent
 from tracking.webhooks import generic
@@ -23,8 +23,6 @@ pytestmark = [
     pytest.mark.postgres,
     pytest.mark.django_db(transaction=True),
 ]
-
-__all__ = ["web_side", "worker"]  # fixtures, imported to be reused
 
 SECRET = "burst-secret-0123456789"
 SHIPMENTS = 20
@@ -91,7 +89,7 @@ def test_burst_of_webhooks_is_processed_by_the_worker_with_nothing_lost(
     def all_done() -> bool:
         return InboundWebhook.objects.filter(state__in=done).count() == total
 
-    _wait_for("the worker to process every webhook", all_done, worker, 90.0)
+    wait_for("the worker to process every webhook", all_done, worker, 90.0)
     assert InboundWebhook.objects.count() == total
     assert not InboundWebhook.objects.filter(state=InboundWebhookState.FAILED).exists()
     assert TrackingEvent.objects.count() == total
@@ -100,7 +98,7 @@ def test_burst_of_webhooks_is_processed_by_the_worker_with_nothing_lost(
     assert set(InboundWebhook.objects.values_list("attempts", flat=True)) == {1}
     # The batches' domain events reach their handlers too (batch dispatch messages), and the
     # worker is idle before the test's tables are flushed.
-    _wait_for(
+    wait_for(
         "every domain event to be dispatched",
         lambda: not DomainEvent.objects.filter(dispatched_at__isnull=True).exists(),
         worker,

@@ -6,50 +6,23 @@ critical violations. Screenshots go to artifacts/screenshots/ (kept by CI as art
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
+from tests.browser_support import (
+    LOCALES,
+    SCREENSHOTS,
+    VIEWPORTS,
+    serious_violations,
+    watch_outside_requests,
+)
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-AXE = Path(__file__).parent / "vendor" / "axe-4.14.1.min.js"
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
-VIEWPORTS = {"phone": {"width": 390, "height": 844}, "desktop": {"width": 1280, "height": 900}}
 EXPECTED = {
     "en": {"heading": "Order 1001", "status": "On its way", "history": "Tracking history"},
     "ja": {"heading": "ご注文 1001", "status": "お届け中です", "history": "追跡履歴"},
 }
-
-
-def _serious_violations(page) -> list[dict]:  # type: ignore[no-untyped-def]
-    page.add_script_tag(path=str(AXE))
-    result = page.evaluate("async () => await axe.run(document)")
-    return [
-        {"id": v["id"], "impact": v["impact"], "nodes": [n["target"] for n in v["nodes"]][:5]}
-        for v in result["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-
-
-@pytest.fixture
-def browser():  # type: ignore[no-untyped-def]
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-        )
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
@@ -71,21 +44,13 @@ def seeded(shipment_a):  # type: ignore[no-untyped-def]
 @pytest.mark.parametrize("language", ["en", "ja"])
 def test_lookup_to_page_is_accessible(live_server, seeded, browser, language, device):
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    context = browser.new_context(
-        viewport=VIEWPORTS[device], locale="ja-JP" if language == "ja" else "en-US"
-    )
+    context = browser.new_context(viewport=VIEWPORTS[device], locale=LOCALES[language])
     page = context.new_page()
-    outside: list[str] = []
-    page.on(
-        "request",
-        lambda request: (
-            None if request.url.startswith(live_server.url) else outside.append(request.url)
-        ),
-    )
+    outside = watch_outside_requests(page, live_server.url)
     try:
         page.goto(f"{live_server.url}/aurora/track/")
         assert page.locator("html").get_attribute("lang") == language
-        lookup_problems = _serious_violations(page)
+        lookup_problems = serious_violations(page)
         page.screenshot(path=str(SCREENSHOTS / f"lookup-{language}-{device}.png"), full_page=True)
 
         page.fill("[name=order-order_number]", "1001")
@@ -102,7 +67,7 @@ def test_lookup_to_page_is_accessible(live_server, seeded, browser, language, de
         # Newest first.
         stamps = [events.nth(i).get_attribute("datetime") for i in range(3)]
         assert stamps == sorted(stamps, reverse=True)
-        page_problems = _serious_violations(page)
+        page_problems = serious_violations(page)
         page.screenshot(path=str(SCREENSHOTS / f"page-{language}-{device}.png"), full_page=True)
     finally:
         context.close()
@@ -162,7 +127,7 @@ def test_one_tap_rating_after_delivery_is_accessible(live_server, delivered, bro
     try:
         page.goto(url)
         assert "配達はいかがでしたか" in page.locator("#rating-title").inner_text()
-        problems = _serious_violations(page)
+        problems = serious_violations(page)
         page.fill(".rating textarea", "玄関前に置いてありました")
         page.locator(".star[value='5']").click()
         page.wait_for_url("**rated=**")
