@@ -86,6 +86,9 @@ def parse_args() -> argparse.Namespace:
         help="skip manage.py trackpage_render_ahead (first views then render their page)",
     )
     parser.add_argument(
+        "--render-processes", type=int, default=2, help="processes of the backfill (one per core)"
+    )
+    parser.add_argument(
         "--flush-cache", action="store_true", help="empty the cache's Redis DB first"
     )
     return parser.parse_args()
@@ -341,12 +344,15 @@ def first_view_queries(warm_path: str, path: str) -> int:
     return len(first.captured_queries)
 
 
-def render_ahead(env: dict[str, str]) -> float:
+def render_ahead(env: dict[str, str], processes: int) -> float:
     """The product's own backfill (`manage.py trackpage_render_ahead`, what a deployer runs after
     a deploy or a cache flush): pages of recently changed orders into the cache. Seconds taken."""
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "manage.py", "trackpage_render_ahead"], cwd=ROOT, env=env, check=True
+        [sys.executable, "manage.py", "trackpage_render_ahead", "--processes", str(processes)],
+        cwd=ROOT,
+        env=env,
+        check=True,
     )
     return time.monotonic() - started
 
@@ -498,7 +504,7 @@ def main() -> None:
         flush_redis(args.cache_url)
     paths = page_paths(args.pages, args.shipments)
     cold_queries, warm_queries = query_counts(paths[0])
-    render_ahead_seconds = render_ahead(env) if args.render_ahead else None
+    render_ahead_seconds = render_ahead(env, args.render_processes) if args.render_ahead else None
     first_queries = first_view_queries(paths[-1], paths[1])
 
     port = args.port or free_port()

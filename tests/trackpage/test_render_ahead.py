@@ -158,3 +158,32 @@ def test_the_backfill_renders_orders_changed_recently_and_leaves_old_ones(client
     assert "render ahead" in err.getvalue()  # the progress bar
     assert client.get(page_url(merchant_a, recent)).templates == []
     assert client.get(page_url(merchant_a, old)).templates != []
+
+
+@pytest.mark.postgres
+@pytest.mark.redis_cache
+@pytest.mark.django_db(transaction=True)
+def test_the_backfill_in_several_processes_renders_every_order_once(client, merchant_a):
+    """Forked workers each open their own database connection and write to the shared cache."""
+    shipments = [
+        ShipmentFactory(order=OrderFactory(merchant=merchant_a), carrier="ups") for _ in range(5)
+    ]
+    cache.clear()
+    out, err = StringIO(), StringIO()
+
+    call_command(
+        "trackpage_render_ahead",
+        "--processes",
+        "2",
+        "--batch-size",
+        "2",
+        stdout=out,
+        stderr=err,
+    )
+
+    assert "5 orders, 5 pages rendered" in out.getvalue()
+    for shipment in shipments:
+        assert client.get(page_url(merchant_a, shipment)).templates == []  # served as stored
+    again = StringIO()
+    call_command("trackpage_render_ahead", "--processes", "2", stdout=again, stderr=StringIO())
+    assert "5 orders, 0 pages rendered" in again.getvalue()
