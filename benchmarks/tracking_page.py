@@ -85,9 +85,7 @@ def parse_args() -> argparse.Namespace:
         action="store_false",
         help="skip manage.py trackpage_render_ahead (first views then render their page)",
     )
-    parser.add_argument(
-        "--render-processes", type=int, default=2, help="processes of the backfill (one per core)"
-    )
+    parser.add_argument("--render-threads", type=int, default=2, help="threads of the backfill")
     parser.add_argument(
         "--flush-cache", action="store_true", help="empty the cache's Redis DB first"
     )
@@ -344,12 +342,12 @@ def first_view_queries(warm_path: str, path: str) -> int:
     return len(first.captured_queries)
 
 
-def render_ahead(env: dict[str, str], processes: int) -> float:
+def render_ahead(env: dict[str, str], threads: int) -> float:
     """The product's own backfill (`manage.py trackpage_render_ahead`, what a deployer runs after
     a deploy or a cache flush): pages of recently changed orders into the cache. Seconds taken."""
     started = time.monotonic()
     subprocess.run(
-        [sys.executable, "manage.py", "trackpage_render_ahead", "--processes", str(processes)],
+        [sys.executable, "manage.py", "trackpage_render_ahead", "--threads", str(threads)],
         cwd=ROOT,
         env=env,
         check=True,
@@ -504,7 +502,7 @@ def main() -> None:
         flush_redis(args.cache_url)
     paths = page_paths(args.pages, args.shipments)
     cold_queries, warm_queries = query_counts(paths[0])
-    render_ahead_seconds = render_ahead(env, args.render_processes) if args.render_ahead else None
+    render_ahead_seconds = render_ahead(env, args.render_threads) if args.render_ahead else None
     first_queries = first_view_queries(paths[-1], paths[1])
 
     port = args.port or free_port()

@@ -163,8 +163,8 @@ def test_the_backfill_renders_orders_changed_recently_and_leaves_old_ones(client
 @pytest.mark.postgres
 @pytest.mark.redis_cache
 @pytest.mark.django_db(transaction=True)
-def test_the_backfill_in_several_processes_renders_every_order_once(client, merchant_a):
-    """Forked workers each open their own database connection and write to the shared cache."""
+def test_the_backfill_on_several_threads_renders_every_order_once(client, merchant_a):
+    """Pool threads each open their own database connection and write to the shared cache."""
     shipments = [
         ShipmentFactory(order=OrderFactory(merchant=merchant_a), carrier="ups") for _ in range(5)
     ]
@@ -173,7 +173,7 @@ def test_the_backfill_in_several_processes_renders_every_order_once(client, merc
 
     call_command(
         "trackpage_render_ahead",
-        "--processes",
+        "--threads",
         "2",
         "--batch-size",
         "2",
@@ -185,5 +185,5 @@ def test_the_backfill_in_several_processes_renders_every_order_once(client, merc
     for shipment in shipments:
         assert client.get(page_url(merchant_a, shipment)).templates == []  # served as stored
     again = StringIO()
-    call_command("trackpage_render_ahead", "--processes", "2", stdout=again, stderr=StringIO())
+    call_command("trackpage_render_ahead", "--threads", "2", stdout=again, stderr=StringIO())
     assert "5 orders, 0 pages rendered" in again.getvalue()

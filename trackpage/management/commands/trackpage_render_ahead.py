@@ -7,9 +7,8 @@ New scans, status changes and orders render their page as they happen (the
 
 from __future__ import annotations
 
-import multiprocessing
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from datetime import timedelta
 from typing import Any
 
@@ -23,13 +22,16 @@ from trackpage import services
 
 
 def _render_part(merchant_id: int, order_ids: list[int]) -> tuple[int, int]:
-    """One batch in a worker process: (orders looked at, pages rendered)."""
+    """One batch: (orders looked at, pages rendered)."""
     return len(order_ids), services.pages_render_ahead(merchant_id=merchant_id, order_ids=order_ids)
 
 
-def _fresh_connections() -> None:
-    """A forked worker must not share the parent's database sockets."""
-    db.connections.close_all()
+def _render_part_in_thread(merchant_id: int, order_ids: list[int]) -> tuple[int, int]:
+    """One batch on a pool thread, which has a database connection of its own; closed after."""
+    try:
+        return _render_part(merchant_id, order_ids)
+    finally:
+        db.connections.close_all()
 
 
 class Command(BaseCommand):
@@ -43,10 +45,10 @@ class Command(BaseCommand):
         parser.add_argument("--days", type=int, default=settings.TRACKPAGE_RENDER_AHEAD_DAYS)
         parser.add_argument("--batch-size", type=int, default=200, help="orders per batch")
         parser.add_argument(
-            "--processes",
+            "--threads",
             type=int,
             default=1,
-            help="render in this many processes (rendering is CPU-bound: up to one per core)",
+            help="render batches on this many threads (each with its own database connection)",
         )
         parser.add_argument("--no-progress", action="store_true")
 
@@ -68,21 +70,20 @@ class Command(BaseCommand):
             disable=options["no_progress"],
             file=self.stderr._out,
         ) as bar:
-            for looked_at, done in self._run(parts, max(1, options["processes"])):
+            for looked_at, done in self._run(parts, max(1, options["threads"])):
                 rendered += done
                 bar.update(looked_at)
         self.stdout.write(f"{total} orders, {rendered} pages rendered")
 
-    def _run(self, parts: list[tuple[int, list[int]]], processes: int) -> Iterator[tuple[int, int]]:
-        if processes == 1:
+    def _run(self, parts: list[tuple[int, list[int]]], threads: int) -> Iterator[tuple[int, int]]:
+        if threads == 1:
             for merchant_id, ids in parts:
                 yield _render_part(merchant_id, ids)
             return
-        db.connections.close_all()  # children fork without the parent's sockets
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(
-            max_workers=processes, mp_context=context, initializer=_fresh_connections
-        ) as pool:
-            futures = [pool.submit(_render_part, merchant_id, ids) for merchant_id, ids in parts]
+        # About half of a page's time is the database's (recommendations), so threads overlap
+        # one batch's queries with another's rendering. Threads, not forked processes: a fork
+        # would inherit the parent's broker and database sockets.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [pool.submit(_render_part_in_thread, m, ids) for m, ids in parts]
             for future in as_completed(futures):
                 yield future.result()
