@@ -369,6 +369,12 @@ CELERY_BEAT_SCHEDULE["trackpage-page-views-flush"] = {
     "task": "trackpage.page_views_flush",
     "schedule": timedelta(seconds=TRACKPAGE_VIEWS_FLUSH_SECONDS),
 }
+# Pages of recent orders not stored under their current key (each midnight in the customers'
+# zones makes new keys) are rendered ahead by the worker, not on a shopper's first view.
+CELERY_BEAT_SCHEDULE["trackpage-pages-render-ahead"] = {
+    "task": "trackpage.pages_render_ahead_recent",
+    "schedule": timedelta(hours=1),
+}
 # Hosts of the platform itself; any other allowed host is looked up as a merchant's custom domain.
 _NOTIFICATIONS_HOST = NOTIFICATIONS_BASE_URL.split("://", 1)[-1].split("/", 1)[0].rsplit(":", 1)[0]
 TRACKPAGE_PLATFORM_HOSTS = [

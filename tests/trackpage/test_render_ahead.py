@@ -187,3 +187,15 @@ def test_the_backfill_on_several_threads_renders_every_order_once(client, mercha
     again = StringIO()
     call_command("trackpage_render_ahead", "--threads", "2", stdout=again, stderr=StringIO())
     assert "5 orders, 0 pages rendered" in again.getvalue()
+
+
+def test_the_hourly_task_renders_what_is_not_stored_and_nothing_twice(client, merchant_a):
+    """After a midnight or a cache flush the beat task renders the pages, not the shopper."""
+    from trackpage.tasks import pages_render_ahead_recent
+
+    shipment = ShipmentFactory(order=OrderFactory(merchant=merchant_a), carrier="ups")
+    cache.clear()  # as after a flush (or new keys after midnight)
+
+    assert pages_render_ahead_recent.delay().get() == 1
+    assert pages_render_ahead_recent.delay().get() == 0  # stored under its key: left alone
+    assert client.get(page_url(merchant_a, shipment)).templates == []  # a hit, not a render
