@@ -346,7 +346,7 @@ def derived_states(shipment_ids: Iterable[int]) -> dict[int, DerivedState]:
         cursor.execute(_DERIVE_SQL, {"ids": ids})
         rows = cursor.fetchall()
     for pk, status, reason, action, rank, last_at, delivered_at, current_at in rows:
-        lifecycle = _LIFECYCLE_OF_RANK[rank]
+        lifecycle: Lifecycle = _LIFECYCLE_OF_RANK[rank]
         if (
             status == ShipmentStatus.CANCELLED
             or (status == ShipmentStatus.EXCEPTION and reason in _FAILING_REASONS)
