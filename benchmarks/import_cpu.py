@@ -10,7 +10,8 @@ worker's recording path (as the webhook phase leaves them), then imports the sam
 in-process. `--tree` runs another checkout's code (an A/B against the main branch on a shared
 machine): its directory goes first on `sys.path`.
 
-Besides wall time and events/s it reports the CPU seconds of this Python process (all threads)
+It also reports the CPU per event of recording that history (the worker's path). Besides wall
+time and events/s it reports the CPU seconds of this Python process (all threads)
 and of the PostgreSQL backends serving it (from /proc, sampled every 20 ms and read once more
 just before the writer's connection closes), per accepted row, and the load average before and
 after: on a shared machine CPU per row moves far less than wall time. The last line is JSON.
@@ -103,6 +104,10 @@ class BackendCpu:
         return sum(self.last[pid] - self.first[pid] for pid in self.last)
 
 
+def _cpu(before: resource.struct_rusage, after: resource.struct_rusage) -> float:
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
 def write_csv(ingest: Any, numbers: list[str], rows: int) -> str:
     """The CSV of `ingest.bulk_import`, row for row."""
     with tempfile.NamedTemporaryFile("w", suffix=".csv", delete=False, newline="") as handle:
@@ -159,6 +164,11 @@ def main() -> None:
 
     numbers = ingest.seed(args.shipments)
     shipments = list(Shipment.objects.order_by("pk"))
+    database = args.database_url.rsplit("/", 1)[1]
+    admin_dsn = args.database_url.rsplit("/", 1)[0] + "/postgres"
+    record_cpu = BackendCpu(admin_dsn, database)
+    record_cpu.start()
+    record_before = resource.getrusage(resource.RUSAGE_SELF)
     for start in range(0, len(shipments), 500):
         batch = [
             ShipmentEvents(
@@ -180,11 +190,13 @@ def main() -> None:
             for s in shipments[start : start + 500]
         ]
         shipments_record_events(batch=batch)
+    record_after = resource.getrusage(resource.RUSAGE_SELF)
+    record_backend = record_cpu.finish()
+    recorded = max(1, len(shipments) * args.history)
 
     from django.db import connection
 
-    database = args.database_url.rsplit("/", 1)[1]
-    cpu = BackendCpu(args.database_url.rsplit("/", 1)[0] + "/postgres", database)
+    cpu = BackendCpu(admin_dsn, database)
     original_close = bulk_import._close_connection
 
     def close_noting_cpu() -> None:
@@ -211,7 +223,7 @@ def main() -> None:
     result = {"rows": summary.rows, "accepted": summary.accepted, "seconds": seconds}
     result["bulk_events_per_s"] = summary.accepted / seconds
     load_after = Path("/proc/loadavg").read_text().split()[:3]
-    python = (own_after.ru_utime - own_before.ru_utime) + (own_after.ru_stime - own_before.ru_stime)
+    python = _cpu(own_before, own_after)
     accepted = result["accepted"] or 1
     commit = subprocess.run(
         ["git", "rev-parse", "--short", "HEAD"], cwd=tree, capture_output=True, text=True
@@ -227,6 +239,12 @@ def main() -> None:
                 "bulk_events_per_s": round(result["bulk_events_per_s"], 1),
                 "python_cpu_us_per_row": round(python / accepted * 1e6, 2),
                 "backend_cpu_us_per_row": round(backend / accepted * 1e6, 2),
+                # The recording path (the worker's `shipments_record_events`, batches of 500
+                # shipments) while seeding the history: CPU per recorded event.
+                "record_python_cpu_us_per_event": round(
+                    _cpu(record_before, record_after) / recorded * 1e6, 2
+                ),
+                "record_backend_cpu_us_per_event": round(record_backend / recorded * 1e6, 2),
                 "load_before": load_before,
                 "load_after": load_after,
             }
