@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import NamedTuple
 
 from django.db import connection, transaction
@@ -72,6 +72,9 @@ _LIFECYCLE_RANK = {
     Lifecycle.SENT_BACK: 6,
     Lifecycle.RETURNED: 7,
     Lifecycle.FAILED: 0,
+}
+_LIFECYCLE_OF_RANK = {
+    rank: stage for stage, rank in _LIFECYCLE_RANK.items() if stage != Lifecycle.FAILED
 }
 _FAILING_REASONS = frozenset({ExceptionReason.CARRIER_LOST, ExceptionReason.CARRIER_DAMAGED})
 
@@ -297,12 +300,12 @@ def _apply_derived_states(
     """Re-derive the touched shipments from all their events and save what moved."""
     if not touched:
         return {}
-    facts = _event_facts(touched)
+    states = derived_states(touched)
     changes: dict[int, _Change] = {}
     dirty: list[Shipment] = []
     for pk in sorted(touched):
         shipment = locked[pk]
-        derived = derive_state(facts[pk])
+        derived = states[pk]
         before = (shipment.status, shipment.status_reason, shipment.action_required)
         after = (derived.status, derived.reason, derived.action_required)
         if after != before:
@@ -323,33 +326,117 @@ def _apply_derived_states(
     return changes
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NO_EVENTS = derive_state(())
+
+
+def derived_states(shipment_ids: Iterable[int]) -> dict[int, DerivedState]:
+    """`derive_state` of each shipment over all its stored events (one without events: pending).
+
+    On PostgreSQL the fold runs in the database (`_DERIVE_SQL`): only one row per shipment comes
+    back instead of every event. Elsewhere the events are read and folded in Python.
+    """
+    ids = sorted(set(shipment_ids))
+    if not ids:
+        return {}
+    if connection.vendor != "postgresql":
+        facts = _event_facts(set(ids))
+        return {pk: derive_state(facts[pk]) for pk in ids}
+    states = dict.fromkeys(ids, _NO_EVENTS)
+    with connection.cursor() as cursor:
+        cursor.execute(_DERIVE_SQL, {"ids": ids})
+        rows = cursor.fetchall()
+    for pk, status, reason, action, rank, last_at, delivered_at, current_at in rows:
+        lifecycle: Lifecycle = _LIFECYCLE_OF_RANK[rank]
+        if (
+            status == ShipmentStatus.CANCELLED
+            or (status == ShipmentStatus.EXCEPTION and reason in _FAILING_REASONS)
+        ) and lifecycle not in _TERMINAL_LIFECYCLES:
+            lifecycle = Lifecycle.FAILED
+        states[pk] = DerivedState(
+            status=status,
+            reason=reason,
+            action_required=action,
+            lifecycle=lifecycle,
+            last_event_at=last_at,
+            delivered_at=delivered_at,
+            current_event_at=current_at,
+        )
+    return states
+
+
+def _sql_case(column: str, values: dict[str, int]) -> str:
+    whens = " ".join(f"WHEN '{key}' THEN {value}" for key, value in sorted(values.items()))
+    return f"CASE {column} {whens} ELSE 0 END"
+
+
+# The fold of `derive_state` as one query. Each event's place in carrier-time order is the
+# array [carrier time in microseconds * 16 + same-time tie-break (_PROGRESS), id]: arrays compare
+# element by element, so min/max of it is the first/last event by (occurred_at, progress, id),
+# the order `derive_state` sorts by. The fold's current event is then, in the order
+#   1. the last `returned_to_sender` (always accepted, and once it is current nothing but another
+#      one follows),
+#   2. else the first `delivered` after the last `returning_to_sender` (or after the start when
+#      there is none): every scan before it is accepted, after it only a return would be,
+#   3. else the last event that is not `pending` (all of them are accepted),
+#   4. else the first event (only unmapped "nothing known" scans).
+# `delivered_at` is the time of the first delivered scan of all when the current one is
+# delivered: with no returned_to_sender scan, nothing can be current before the first delivered
+# scan that would refuse it, and the fold never clears the time once set. (The key fits a bigint
+# for every time a Python datetime can hold: |microseconds| < 2.6e17, times 16.)
+# The lifecycle is the highest stage rank of any event; the failed override stays in Python.
+# tests/tracking/test_status_derivation.py compares it with `derive_state` on random histories.
+_STAGE_RANK_SQL = (
+    "CASE WHEN e.reason LIKE 'customs.%%' AND e.status IN ('in_transit', 'exception')"
+    f" THEN {_LIFECYCLE_RANK[Lifecycle.CUSTOMS]} ELSE "
+    + _sql_case(
+        "e.status", {str(s): _LIFECYCLE_RANK[stage] for s, stage in _LIFECYCLE_BY_STATUS.items()}
+    )
+    + " END"
+)
+_DERIVE_SQL = f"""
+WITH keyed AS (
+    SELECT e.shipment_id, e.status, e.occurred_at,
+           ARRAY[(extract(epoch FROM e.occurred_at) * 1000000)::bigint * 16
+                 + {_sql_case("e.status", {str(k): v for k, v in _PROGRESS.items()})},
+                 e.id] AS k,
+           {_STAGE_RANK_SQL} AS stage_rank
+    FROM tracking_trackingevent AS e
+    WHERE e.shipment_id = ANY(%(ids)s)
+), ev AS (
+    SELECT keyed.*,
+           max(k) FILTER (WHERE status = 'returning_to_sender')
+               OVER (PARTITION BY shipment_id) AS last_returning
+    FROM keyed
+), agg AS (
+    SELECT shipment_id,
+           COALESCE(
+               max(k) FILTER (WHERE status = 'returned_to_sender'),
+               min(k) FILTER (WHERE status = 'delivered'
+                              AND (last_returning IS NULL OR k > last_returning)),
+               max(k) FILTER (WHERE status <> 'pending'),
+               min(k)
+           ) AS current,
+           min(k) FILTER (WHERE status = 'delivered') AS first_delivered,
+           max(occurred_at) AS last_event_at,
+           max(stage_rank) AS stage_rank
+    FROM ev GROUP BY shipment_id
+)
+SELECT a.shipment_id, c.status, c.reason, c.action_required, a.stage_rank, a.last_event_at,
+       CASE WHEN c.status = 'delivered' THEN fd.occurred_at END, c.occurred_at
+FROM agg AS a
+JOIN tracking_trackingevent AS c ON c.id = a.current[2]
+LEFT JOIN tracking_trackingevent AS fd ON fd.id = a.first_delivered[2]
+"""  # noqa: S608 - built from the fixed tables above
 
 
 def _event_facts(shipment_ids: set[int]) -> dict[int, list[EventFacts]]:
-    """What derivation needs of every event of the shipments, read as cheaply as possible.
-
-    On PostgreSQL the carrier time comes as integer microseconds since the epoch: converting
-    those is far cheaper than loading timestamptz values through the ORM, and exact.
-    """
+    """What derivation needs of every event of the shipments (the fold outside PostgreSQL)."""
     facts: dict[int, list[EventFacts]] = defaultdict(list)
-    if connection.vendor != "postgresql":
-        rows = TrackingEvent.objects.filter(shipment_id__in=shipment_ids).values_list(
-            "shipment_id", "occurred_at", "status", "reason", "action_required", "id"
-        )
-        for shipment_id, occurred_at, status, reason, action, row_id in rows:
-            facts[shipment_id].append(EventFacts(occurred_at, status, reason, action, row_id))
-        return facts
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT shipment_id, (extract(epoch FROM occurred_at) * 1000000)::bigint, status,"
-            " reason, action_required, id FROM tracking_trackingevent"
-            " WHERE shipment_id = ANY(%s)",
-            [sorted(shipment_ids)],
-        )
-        for shipment_id, micros, status, reason, action, row_id in cursor.fetchall():
-            at = _EPOCH + timedelta(microseconds=micros)
-            facts[shipment_id].append(EventFacts(at, status, reason, action, row_id))
+    rows = TrackingEvent.objects.filter(shipment_id__in=shipment_ids).values_list(
+        "shipment_id", "occurred_at", "status", "reason", "action_required", "id"
+    )
+    for shipment_id, occurred_at, status, reason, action, row_id in rows:
+        facts[shipment_id].append(EventFacts(occurred_at, status, reason, action, row_id))
     return facts
 
 
@@ -423,7 +510,7 @@ def _publish(
 
 
 def shipments_rederive(
-    *, new_event_counts: dict[int, int], publish: bool, chunk: int = 1000
+    *, new_event_counts: dict[int, int], publish: bool, chunk: int = 5000
 ) -> int:
     """Re-derive the status of shipments whose events were written in bulk (an import).
 
