@@ -22,7 +22,7 @@ from django.db.models.query import prefetch_related_objects
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from commerce.models import Order, OrderLine, Product
+from commerce.models import CoPurchase, Order, OrderLine, Product, ProductSales
 from postpurchase.errors import NotFoundError
 from postpurchase.models import Merchant
 from tracking.models import Shipment, ShipmentLine, TrackingEvent
@@ -359,22 +359,28 @@ def recommendations(*, order: Order, limit: int = RECOMMENDATIONS) -> list[Recom
 
 def _recommended(*, order: Order, limit: int) -> list[Recommendation]:
     """One query for the bought-together products (with their details), one more to top up only
-    when fewer than `limit` were found. Hand-written SQL: the ORM's compilation of these nested
-    subqueries was most of a cold page's recommendation cost."""
+    when fewer than `limit` were found.
+
+    The figures are precomputed (`commerce.stats`: `CoPurchase`, orders holding two products;
+    `ProductSales`, units sold), so a page reads a few hundred rows instead of aggregating all
+    the merchant's order lines; stock, page URL, category and what the customer bought are
+    read here, from current data. A product's bought-together score is the sum, over the order's
+    products, of the orders holding both (`tests/trackpage/test_recommendations_precomputed.py`
+    checks it against the same ranking computed from the order lines)."""
     q = connection.ops.quote_name
     line, product = q(OrderLine._meta.db_table), q(Product._meta.db_table)
-    orders = q(Order._meta.db_table)
+    orders, together = q(Order._meta.db_table), q(CoPurchase._meta.db_table)
+    sales = q(ProductSales._meta.db_table)
     # Only table names from the models are formatted in.
+    basket = f"SELECT product_id FROM {line} WHERE order_id = %(order)s AND product_id IS NOT NULL"  # noqa: S608
     candidate = f"""
-        FROM {line} l JOIN {product} p ON p.id = l.product_id
-        WHERE l.merchant_id = %(merchant)s AND p.in_stock AND p.url <> ''
-          AND l.product_id NOT IN (
+        p.merchant_id = %(merchant)s AND p.in_stock AND p.url <> ''
+          AND p.id NOT IN (
             SELECT bl.product_id FROM {line} bl JOIN {orders} bo ON bo.id = bl.order_id
-            WHERE bl.merchant_id = %(merchant)s AND bo.customer_id = %(customer)s
+            WHERE bo.merchant_id = %(merchant)s AND bo.customer_id = %(customer)s
               AND bl.product_id IS NOT NULL
           )
     """  # noqa: S608
-    basket = f"SELECT product_id FROM {line} WHERE order_id = %(order)s AND product_id IS NOT NULL"  # noqa: S608
     columns = "p.id, p.title, p.url, p.image_url, p.price, p.currency"
     params: dict[str, Any] = {
         "order": order.pk,
@@ -383,8 +389,9 @@ def _recommended(*, order: Order, limit: int) -> list[Recommendation]:
         "limit": limit,
     }
     together_sql = f"""
-        SELECT {columns}, COUNT(DISTINCT l.order_id) AS score {candidate}
-          AND l.order_id IN (SELECT order_id FROM {line} WHERE product_id IN ({basket}))
+        SELECT {columns}, SUM(c.orders) AS score
+        FROM {together} c JOIN {product} p ON p.id = c.other_id
+        WHERE c.merchant_id = %(merchant)s AND c.product_id IN ({basket}) AND {candidate}
         GROUP BY {columns} ORDER BY score DESC, p.id LIMIT %(limit)s
     """  # noqa: S608
     with connection.cursor() as cursor:
@@ -396,12 +403,14 @@ def _recommended(*, order: Order, limit: int) -> list[Recommendation]:
             params |= {f"c{i}": pk for i, pk in enumerate(chosen)}
             placeholders = ", ".join(f"%(c{i})s" for i in range(len(chosen)))
             category_sql = f"""
-                SELECT {columns}, SUM(l.quantity) AS score {candidate}
+                SELECT {columns}, s.quantity AS score
+                FROM {sales} s JOIN {product} p ON p.id = s.product_id
+                WHERE s.merchant_id = %(merchant)s AND {candidate}
                   AND p.category <> '' AND p.id NOT IN ({placeholders})
                   AND p.category IN (
                     SELECT bp.category FROM {product} bp WHERE bp.id IN ({basket})
                   )
-                GROUP BY {columns} ORDER BY score DESC, p.id LIMIT %(left)s
+                ORDER BY score DESC, p.id LIMIT %(left)s
             """  # noqa: S608
             cursor.execute(category_sql, params)
             rows += [row[:6] for row in cursor.fetchall()]
