@@ -153,6 +153,13 @@ class CoPurchase(TenantModel):
     )
     orders = models.IntegerField()
 
+    class Meta:
+        # A page reads all partners of its order's products: from the index alone (PostgreSQL
+        # index-only scan), not from rows spread over the table in the order they were added.
+        indexes = [
+            models.Index(fields=["product", "other", "orders"], name="copurchase_partners_idx")
+        ]
+
     def __str__(self) -> str:
         return f"{self.product_id} + {self.other_id}: {self.orders}"
 

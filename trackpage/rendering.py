@@ -19,7 +19,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.template.loader import render_to_string
 from django.urls import reverse
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from postpurchase.models import Merchant
 from tracking.models import Shipment
@@ -111,13 +111,17 @@ def shipments_html(page: TrackingPage, *, token: str, language: str) -> str:
     return shipments_fragment(page, language=language).replace(TOKEN_SLOT, token)
 
 
-def shipments_fragment(page: TrackingPage, *, language: str) -> str:
-    destination_zone = zone(page)
+def fragment_key(page: TrackingPage, *, language: str, destination_zone: str) -> str:
     order_key = page.order.pk if page.order is not None else f"s{page.shipments[0].pk}"
-    key = (
+    return (
         f"trackpage:frag:{page.merchant.pk}:{order_key}:{int(page.status_only)}:{language}:"
         f"{destination_zone}:{page.version}:{selectors.is_moving(page)}:{timezone.localdate()}"
     )
+
+
+def shipments_fragment(page: TrackingPage, *, language: str) -> str:
+    destination_zone = zone(page)
+    key = fragment_key(page, language=language, destination_zone=destination_zone)
     html = cache.get(key)
     if html is not None:
         return str(html)
@@ -190,14 +194,20 @@ def page_context(
     token: str,
     language: str,
     page_blocks: list[MerchantPageBlock] | None = None,
+    recommended: list[selectors.Recommendation] | None = None,
+    fragment: str | None = None,
 ) -> dict[str, Any]:
+    """The page's context; `recommended` and `fragment` (the shipments fragment with the token
+    placeholder) when the caller has them already (rendering ahead reads them for a batch)."""
     merchant = page.merchant
     order = page.order
     assert order is not None
     go = _go_factory(merchant, order.number)
+    if recommended is None:
+        recommended = selectors.recommendations(order=order)
     recommendations = [
         (rec, go(rec.url, LinkKind.PRODUCT))
-        for rec in selectors.recommendations(order=order)
+        for rec in recommended
         if destinations.is_merchant_url(merchant, rec.url)
     ]
     blocks: list[dict[str, Any]] = []
@@ -215,7 +225,9 @@ def page_context(
         "order": order,
         "address": presentation.masked_address(order),
         "placed": presentation.format_day(order.placed_at.date(), language=language, style="long"),
-        "shipments_html": shipments_html(page, token=token, language=language),
+        "shipments_html": fragment.replace(TOKEN_SLOT, token)
+        if fragment is not None
+        else shipments_html(page, token=token, language=language),
         "blocks_top": [b for b in blocks if b["block"].placement == "top"],
         "blocks_bottom": [b for b in blocks if b["block"].placement == "bottom"],
         "recommendations": recommendations,
@@ -257,9 +269,18 @@ def page_render(
     language: str,
     page_blocks: list[MerchantPageBlock],
     rated: str | None = None,
+    recommended: list[selectors.Recommendation] | None = None,
+    fragment: str | None = None,
 ) -> str:
     """The whole page with the token and CSRF placeholders (in the active language)."""
-    context = page_context(page, token=TOKEN_SLOT, language=language, page_blocks=page_blocks)
+    context = page_context(
+        page,
+        token=TOKEN_SLOT,
+        language=language,
+        page_blocks=page_blocks,
+        recommended=recommended,
+        fragment=fragment,
+    )
     context["rating_forms"] = rating_forms(context["delivered"], rated)
     context["csrf_token"] = CSRF_SLOT
     return render_to_string("trackpage/page.html", context)
@@ -328,6 +349,83 @@ def page_store(
     key = page_key(page.merchant, page.head(), language)
     cache.set(key, (blocks_signature(page_blocks), _deflate(html)), settings.TRACKPAGE_PAGE_TTL)
     return html
+
+
+# --- Many pages at once (rendering ahead) --------------------------------------------------------
+
+
+def pages_stored_many(
+    *, merchant: Merchant, wanted: list[tuple[PageHead, str]]
+) -> tuple[set[tuple[int, str]], dict[str, list[MerchantPageBlock]]]:
+    """Which of these (head, language) pages are stored under their current key with the blocks
+    they show (as `page_cached` decides for one), and the merchant's blocks per language: one
+    cache read for all."""
+    keys = {
+        (head.order_id, language): page_key(merchant, head, language) for head, language in wanted
+    }
+    languages = sorted({language for _, language in wanted})
+    blocks_keys = {
+        language: selectors.blocks_cache_key(merchant.pk, language) for language in languages
+    }
+    found = cache.get_many([*keys.values(), *blocks_keys.values()]) if keys else {}
+    blocks: dict[str, list[MerchantPageBlock]] = {}
+    for language in languages:
+        cached_blocks = found.get(blocks_keys[language])
+        blocks[language] = (
+            list(cached_blocks)
+            if cached_blocks is not None
+            else selectors.page_blocks(merchant=merchant, language=language)
+        )
+    stored = {
+        ident
+        for ident, key in keys.items()
+        if (value := found.get(key)) is not None and value[0] == blocks_signature(blocks[ident[1]])
+    }
+    return stored, blocks
+
+
+def pages_store_many(due: list[tuple[TrackingPage, str, list[MerchantPageBlock]]]) -> None:
+    """Render and store many pages (page, language, blocks shown), each as `page_store` would:
+    the same keys and values, but the recommendations, the shipments fragments and the pages
+    are read from and written to the cache once per call instead of once per page."""
+    if not due:
+        return
+    pages = list({id(page): page for page, _, _ in due}.values())
+    orders = [page.order for page in pages if page.order is not None]
+    recommended = selectors.recommendations_many(orders=orders)
+    zones = {id(page): zone(page) for page in pages}
+    fragment_keys = {
+        (id(page), language): fragment_key(
+            page, language=language, destination_zone=zones[id(page)]
+        )
+        for page, language, _ in due
+    }
+    fragments = cache.get_many(list(set(fragment_keys.values())))
+    new_fragments: dict[str, str] = {}
+    stored: dict[str, tuple[str, bytes]] = {}
+    for page, language, page_blocks in due:
+        assert page.order is not None
+        with translation.override(language):
+            key = fragment_keys[(id(page), language)]
+            fragment = fragments.get(key)
+            if fragment is None:
+                fragment = fragments[key] = new_fragments[key] = _shipments_render(
+                    page, language=language, destination_zone=zones[id(page)]
+                )
+            html = page_render(
+                page,
+                language=language,
+                page_blocks=page_blocks,
+                recommended=recommended[page.order.pk],
+                fragment=str(fragment),
+            )
+            stored[page_key(page.merchant, page.head(), language)] = (
+                blocks_signature(page_blocks),
+                _deflate(html),
+            )
+    if new_fragments:
+        cache.set_many(new_fragments, settings.TRACKPAGE_FRAGMENT_TTL)
+    cache.set_many(stored, settings.TRACKPAGE_PAGE_TTL)
 
 
 def _deflate(html: str) -> bytes:

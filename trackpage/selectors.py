@@ -125,9 +125,14 @@ def timelines_load(pages: Sequence[TrackingPage]) -> None:
             )
         )
     prefetch_related_objects(shipments, *lookups)
+    unshipped = unshipped_items_many(
+        order_ids=[
+            page.order.pk for page in pages if page.order is not None and not page.status_only
+        ]
+    )
     for page in pages:
         if page.order is not None and not page.status_only:
-            page.unshipped = unshipped_items(order=page.order)
+            page.unshipped = unshipped.get(page.order.pk, [])
         for card in page.cards:
             card.events = list(card.shipment.timeline)  # type: ignore[attr-defined]
             if not page.status_only:
@@ -296,24 +301,36 @@ def status_page(*, merchant: Merchant, ref: PageRef) -> TrackingPage:
 
 def unshipped_items(*, order: Order) -> list[Item]:
     """Lines (or parts of lines) of the order in no shipment yet: one hand-written query."""
+    return unshipped_items_many(order_ids=[order.pk]).get(order.pk, [])
+
+
+def unshipped_items_many(*, order_ids: Sequence[int]) -> dict[int, list[Item]]:
+    """The unshipped items of many orders in one query, by order id (orders with none absent)."""
+    if not order_ids:
+        return {}
     q = connection.ops.quote_name
     line, product = q(OrderLine._meta.db_table), q(Product._meta.db_table)
     carried = q(ShipmentLine._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(order_ids))
     # Only table names from the models are formatted in.
     sql = f"""
-        SELECT l.title, l.sku, l.quantity, p.image_url,
+        SELECT l.order_id, l.title, l.sku, l.quantity, p.image_url,
                (SELECT SUM(sl.quantity) FROM {carried} sl WHERE sl.order_line_id = l.id)
         FROM {line} l LEFT JOIN {product} p ON p.id = l.product_id
-        WHERE l.order_id = %s ORDER BY l.id
+        WHERE l.order_id IN ({placeholders}) ORDER BY l.order_id, l.id
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [order.pk])
+        cursor.execute(sql, list(order_ids))
         rows = cursor.fetchall()
-    return [
-        Item(title=title, quantity=quantity - (shipped or 0), sku=sku, image_url=image or "")
-        for title, sku, quantity, image, shipped in rows
-        if quantity > (shipped or 0)
-    ]
+    found: dict[int, list[Item]] = {}
+    for order_id, title, sku, quantity, image, shipped in rows:
+        if quantity > (shipped or 0):
+            found.setdefault(order_id, []).append(
+                Item(
+                    title=title, quantity=quantity - (shipped or 0), sku=sku, image_url=image or ""
+                )
+            )
+    return found
 
 
 BLOCKS_TTL = 60
@@ -348,13 +365,33 @@ def recommendations(*, order: Order, limit: int = RECOMMENDATIONS) -> list[Recom
     Never a product the customer already bought, nor one out of stock or without a page.
     Cached per order for a quarter of an hour.
     """
-    key = f"trackpage:recs:{order.pk}"
-    cached = cache.get(key)
-    if cached is not None:
-        return [Recommendation(**row) for row in cached]
-    result = _recommended(order=order, limit=limit)
-    cache.set(key, [r.__dict__ for r in result], RECOMMENDATIONS_TTL)
-    return result
+    return recommendations_many(orders=[order], limit=limit)[order.pk]
+
+
+def _recommendations_key(order_id: int) -> str:
+    return f"trackpage:recs:{order_id}"
+
+
+def recommendations_many(
+    *, orders: Sequence[Order], limit: int = RECOMMENDATIONS
+) -> dict[int, list[Recommendation]]:
+    """`recommendations` of many orders, by order id: one cache read and one write for all."""
+    keys = {order.pk: _recommendations_key(order.pk) for order in orders}
+    cached = cache.get_many(list(keys.values())) if keys else {}
+    found: dict[int, list[Recommendation]] = {}
+    computed: dict[str, list[dict[str, str]]] = {}
+    for order in orders:
+        if order.pk in found:
+            continue
+        rows = cached.get(keys[order.pk])
+        if rows is not None:
+            found[order.pk] = [Recommendation(**row) for row in rows]
+            continue
+        found[order.pk] = _recommended(order=order, limit=limit)
+        computed[keys[order.pk]] = [r.__dict__ for r in found[order.pk]]
+    if computed:
+        cache.set_many(computed, RECOMMENDATIONS_TTL)
+    return found
 
 
 def _recommended(*, order: Order, limit: int) -> list[Recommendation]:
@@ -388,11 +425,14 @@ def _recommended(*, order: Order, limit: int) -> list[Recommendation]:
         "customer": order.customer_id,
         "limit": limit,
     }
+    # Summed over the pairs first (integers only), then joined to the candidates' current rows.
     together_sql = f"""
-        SELECT {columns}, SUM(c.orders) AS score
-        FROM {together} c JOIN {product} p ON p.id = c.other_id
-        WHERE c.merchant_id = %(merchant)s AND c.product_id IN ({basket}) AND {candidate}
-        GROUP BY {columns} ORDER BY score DESC, p.id LIMIT %(limit)s
+        SELECT {columns}, t.score FROM (
+            SELECT c.other_id, SUM(c.orders) AS score FROM {together} c
+            WHERE c.product_id IN ({basket}) GROUP BY c.other_id
+        ) t JOIN {product} p ON p.id = t.other_id
+        WHERE {candidate}
+        ORDER BY t.score DESC, p.id LIMIT %(limit)s
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(together_sql, params)
