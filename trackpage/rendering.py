@@ -13,12 +13,13 @@ import hashlib
 import zlib
 import zoneinfo
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.template.loader import render_to_string
-from django.urls import reverse
+from django.urls import get_script_prefix, get_urlconf, reverse
 from django.utils import timezone, translation
 
 from postpurchase.models import Merchant
@@ -67,7 +68,7 @@ def base_context(merchant: Merchant, language: str) -> dict[str, Any]:
         "languages": [
             (code, name) for code, name in settings.LANGUAGES if code in merchant.offered_languages
         ],
-        "lookup_url": reverse("trackpage:lookup", kwargs={"merchant_slug": merchant.slug}),
+        "lookup_url": path("trackpage:lookup", merchant.slug),
     }
 
 
@@ -76,7 +77,30 @@ def go_url(merchant: Merchant, *, url: str, kind: str, order_number: str) -> str
         merchant_slug=merchant.slug,
         target=GoTarget(url=url, kind=kind, order_number=order_number),
     )
-    return reverse("trackpage:go", kwargs={"merchant_slug": merchant.slug, "token": token})
+    return path("trackpage:go", merchant.slug, token=token)
+
+
+# Characters `reverse` leaves as they are in a path segment (what tokens and public ids use).
+_SAFE_SEGMENT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~:")
+_SLOT = "path-slot-7c1e"
+
+
+@lru_cache(maxsize=512)
+def _path_pattern(name: str, slug: str, names: tuple[str, ...], prefix: str, urlconf: Any) -> str:
+    values = {key: f"{_SLOT}{i}" for i, key in enumerate(names)}
+    return reverse(name, urlconf=urlconf, kwargs={"merchant_slug": slug, **values})
+
+
+def path(name: str, merchant_slug: str, **values: str) -> str:
+    """`reverse(name, kwargs={"merchant_slug": ..., **values})`, resolved once per URL name and
+    merchant and filled in after (a page builds ten of these); values with any character that
+    `reverse` would quote or refuse go through `reverse` itself."""
+    if any(not _SAFE_SEGMENT.issuperset(value) or not value for value in values.values()):
+        return reverse(name, kwargs={"merchant_slug": merchant_slug, **values})
+    pattern = _path_pattern(name, merchant_slug, tuple(values), get_script_prefix(), get_urlconf())
+    for i, value in enumerate(values.values()):
+        pattern = pattern.replace(f"{_SLOT}{i}", value)
+    return pattern
 
 
 def _go_factory(merchant: Merchant, order_number: str) -> Any:
@@ -133,7 +157,7 @@ def shipments_fragment(page: TrackingPage, *, language: str) -> str:
 def _shipments_render(page: TrackingPage, *, language: str, destination_zone: str) -> str:
     token = TOKEN_SLOT
     live_name = "trackpage:status_live" if page.status_only else "trackpage:live"
-    live_url = reverse(live_name, kwargs={"merchant_slug": page.merchant.slug, "token": token})
+    live_url = path(live_name, page.merchant.slug, token=token)
     page.timeline_load()
     merchant = page.merchant
     number = page.order.number if page.order is not None else ""
@@ -169,13 +193,8 @@ def _shipments_render(page: TrackingPage, *, language: str, destination_zone: st
             "refresh_seconds": settings.TRACKPAGE_REFRESH_SECONDS,
             "carrier_names": {c.carrier: destinations.carrier_name(c.carrier) for c in cards},
             "calendar_urls": {
-                c.public_id: reverse(
-                    "trackpage:calendar",
-                    kwargs={
-                        "merchant_slug": merchant.slug,
-                        "token": token,
-                        "shipment": c.public_id,
-                    },
+                c.public_id: path(
+                    "trackpage:calendar", merchant.slug, token=token, shipment=c.public_id
                 )
                 for c in cards
                 if c.window_start and not page.status_only
@@ -239,9 +258,7 @@ def page_context(
         # The returns portal is not part of the platform yet: the action appears once it exists.
         "return_link": None,
         "delivered": delivered,
-        "rate_url": reverse(
-            "trackpage:rate", kwargs={"merchant_slug": merchant.slug, "token": token}
-        ),
+        "rate_url": path("trackpage:rate", merchant.slug, token=token),
     }
 
 
