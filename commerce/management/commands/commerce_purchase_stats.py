@@ -12,9 +12,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
+from django.db import connection
 from tqdm import tqdm
 
 from commerce import stats
+from commerce.models import CoPurchase, ProductSales, PurchaseCounted
 from postpurchase.models import Merchant
 
 
@@ -55,4 +57,11 @@ class Command(BaseCommand):
         changed = stats.purchase_stats_refresh(
             merchants=merchants, batch_size=options["batch_size"], progress=progress
         )
+        if changed and connection.vendor == "postgresql" and not connection.in_atomic_block:
+            # Fresh planner statistics, and a visibility map for index-only partner lookups.
+            with connection.cursor() as cursor:
+                for model in (CoPurchase, ProductSales, PurchaseCounted):
+                    cursor.execute(
+                        f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}"
+                    )
         self.stdout.write(f"{changed} orders synced")
