@@ -194,7 +194,7 @@ def _start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen[byt
     ]
 
 
-def _wait_for_workers(app, count: int, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for_workers(app, count: int, timeout: float = 180.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         replies = app.control.ping(timeout=1.0) or []
