@@ -28,11 +28,22 @@ sys.path.insert(0, str(ROOT))
 # `--tree DIR` (before the other arguments' parsing): profile another checkout's code with this
 # script (its own tracking/, postpurchase/, … first on the path).
 TREE = Path(sys.argv[sys.argv.index("--tree") + 1]).resolve() if "--tree" in sys.argv else ROOT
+if os.environ.get("PYTHONPATH") != str(TREE):
+    # Run again with that checkout first on the path from the start (the editable install of
+    # this one would otherwise win for some packages).
+    os.chdir(TREE)
+    os.execve(  # noqa: S606 - this script again, not a shell
+        sys.executable,
+        [sys.executable, __file__, *sys.argv[1:]],
+        {**os.environ, "PYTHONPATH": str(TREE)},
+    )
 sys.path.insert(0, str(TREE))
 
 from benchmarks.edge_ab import SEED, env_for  # noqa: E402
 from benchmarks.harness import ensure_database, flush_redis  # noqa: E402
 from benchmarks.ingest import MERCHANT, sign, webhook_bodies  # noqa: E402
+
+sys.path.insert(0, str(TREE))  # benchmarks.ingest put this checkout first again
 
 
 def parse_args() -> argparse.Namespace:
