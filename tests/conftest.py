@@ -75,6 +75,16 @@ def _isolated_cache() -> Iterator[None]:
     cache.clear()
 
 
+@pytest.fixture(autouse=True)
+def _edge_connection_closed() -> Iterator[None]:
+    """The webhook edge keeps a connection per process (tracking.edge_commit): close it after
+    each test, so no test inherits it and the test database can be dropped at the end."""
+    yield
+    from tracking.edge_commit import close_connection
+
+    close_connection()
+
+
 @pytest.fixture
 def merchant_a(db):  # type: ignore[no-untyped-def]
     from tests.factories import MerchantFactory

@@ -199,6 +199,9 @@ class InboundWebhookState(models.TextChoices):
 class InboundWebhook(TenantModel):
     """A verified request as it arrived: stored raw, unique per source event, processed later."""
 
+    # No index of its own: the unique (merchant, source, unique_key) starts with merchant_id, and
+    # every webhook the edge stores paid for a second one.
+    merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE, db_index=False)
     source = models.CharField(max_length=16, choices=WebhookSource.choices)
     topic = models.CharField(max_length=64, blank=True, help_text=_("The source's event type."))
     unique_key = models.CharField(

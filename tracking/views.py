@@ -7,6 +7,9 @@ matching shipments, recording events) runs in a worker after commit.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from django.conf import settings
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
@@ -22,6 +25,21 @@ from tracking.webhooks.secrets import (
     webhook_secret_mark_used,
 )
 
+_SOURCES = frozenset(WebhookSource.values)
+
+
+def _headers(meta: Mapping[str, Any]) -> dict[str, str]:
+    """The request's headers with lower-cased names (what `request.headers` gives, lowered)."""
+    headers = {
+        key[5:].replace("_", "-").lower(): value
+        for key, value in meta.items()
+        if key.startswith("HTTP_")
+    }
+    for key in ("CONTENT_TYPE", "CONTENT_LENGTH"):
+        if key in meta:
+            headers[key.replace("_", "-").lower()] = meta[key]
+    return headers
+
 
 def _error(status: int, code: str, detail: str) -> JsonResponse:
     return JsonResponse({"error": {"code": code, "detail": detail}}, status=status)
@@ -31,7 +49,7 @@ def _error(status: int, code: str, detail: str) -> JsonResponse:
 @require_POST
 def webhook_receive(request: HttpRequest, source: str, merchant_slug: str) -> JsonResponse:
     """POST /webhooks/<source>/<merchant_slug>/ — verify, store, acknowledge."""
-    if source not in WebhookSource.values:
+    if source not in _SOURCES:
         return _error(404, "unknown_source", f"No webhook source {source!r}.")
     merchant_id = merchant_id_for_slug(merchant_slug)
     if merchant_id is None:
@@ -41,10 +59,11 @@ def webhook_receive(request: HttpRequest, source: str, merchant_slug: str) -> Js
         return _error(413, "body_too_large", "The body exceeds TRACKING_WEBHOOK_MAX_BODY.")
     body = request.body
     secrets = active_secrets(merchant_id=merchant_id, source=source)
+    query = request.GET if request.META.get("QUERY_STRING") else {}
     verification = WebhookRequest(
         body=body,
-        headers={k.lower(): v for k, v in request.headers.items()},
-        query={k: request.GET.get(k, "") for k in request.GET},
+        headers=_headers(request.META),
+        query={k: query.get(k, "") for k in query},
         received_at=timezone.now(),
     )
     try:

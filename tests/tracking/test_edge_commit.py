@@ -163,3 +163,67 @@ def test_a_failed_statement_fails_every_delivery_in_it_and_stores_none(merchant_
     assert after.error is None
     assert after.result is not None
     assert after.result[1] is True
+
+
+def _deliver(merchant_id: int, key: str) -> _Delivery:
+    delivery = _Delivery(merchant_id, key)
+    delivery.start()
+    delivery.join(timeout=10)
+    return delivery
+
+
+def _edge_backend_pid() -> int:
+    wrapper = edge_commit._edge.wrapper
+    assert wrapper is not None
+    return int(wrapper.connection.info.backend_pid)
+
+
+def _terminate(pid: int) -> None:
+    with psycopg.connect(_dsn(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", [pid])
+        _wait_for(
+            lambda: (
+                not admin.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [pid]).fetchone()
+            ),
+            "the edge backend to end",
+        )
+
+
+def test_deliveries_from_different_threads_share_the_process_connection(merchant_a):
+    first = _deliver(merchant_a.pk, "evt-1")
+    pid = _edge_backend_pid()
+    second = _deliver(merchant_a.pk, "evt-2")
+    assert first.error is None
+    assert second.error is None
+    assert _edge_backend_pid() == pid
+    assert InboundWebhook.objects.filter(unique_key__in=["evt-1", "evt-2"]).count() == 2
+
+
+def test_a_connection_broken_under_load_fails_its_batch_and_the_next_reconnects(
+    merchant_a, monkeypatch
+):
+    monkeypatch.setattr(edge_commit, "IDLE_CHECK_SECONDS", 3600.0)  # never idle long enough
+    assert _deliver(merchant_a.pk, "evt-before").error is None
+    pid = _edge_backend_pid()
+    _terminate(pid)
+    broken = _deliver(merchant_a.pk, "evt-lost")
+    assert isinstance(broken.error, DatabaseError)  # answered 5xx: the sender retries
+    assert broken.result is None
+    retried = _deliver(merchant_a.pk, "evt-lost")
+    assert retried.error is None
+    assert retried.result is not None
+    assert retried.result[1] is True
+    assert _edge_backend_pid() != pid
+    assert InboundWebhook.objects.filter(unique_key="evt-lost").count() == 1
+
+
+def test_an_idle_connection_is_checked_and_replaced_before_use(merchant_a, monkeypatch):
+    monkeypatch.setattr(edge_commit, "IDLE_CHECK_SECONDS", 0.0)  # always idle: checked each time
+    assert _deliver(merchant_a.pk, "evt-before").error is None
+    pid = _edge_backend_pid()
+    _terminate(pid)
+    after = _deliver(merchant_a.pk, "evt-after")
+    assert after.error is None
+    assert after.result is not None
+    assert after.result[1] is True
+    assert _edge_backend_pid() != pid

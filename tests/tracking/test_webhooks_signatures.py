@@ -8,9 +8,10 @@ import time
 from collections.abc import Callable
 
 import pytest
+from django.utils import timezone
 
-from tracking.models import InboundWebhook
-from tracking.webhooks import aftership, easypost, generic, shippo, shopify
+from tracking.models import InboundWebhook, WebhookSecret
+from tracking.webhooks import aftership, easypost, generic, secrets, shippo, shopify
 from tracking.webhooks.secrets import forget_cached, webhook_secret_add, webhook_secret_revoke
 
 pytestmark = pytest.mark.django_db
@@ -103,6 +104,32 @@ def test_revoked_secret_no_longer_authenticates(client, merchant_a, source):
     second = BODY.replace(b"evt_1", b"evt_9")
     assert post(client, source, second, SIGNERS[source](second, OLD_SECRET)).status_code == 401
     assert post(client, source, second, SIGNERS[source](second, SECRET)).status_code == 202
+
+
+@pytest.mark.usefixtures("_quiet_processing")
+def test_a_secret_revoked_by_another_process_stops_working_when_the_cache_expires(
+    client, merchant_a, monkeypatch
+):
+    """The edge keeps a merchant's secrets SECRETS_CACHE_SECONDS per process: a revocation made
+    elsewhere (whose cache clearing does not reach this process) is honoured after that, as
+    documented, and the remaining secret keeps working."""
+    old = webhook_secret_add(merchant=merchant_a, source="generic", secret=OLD_SECRET)
+    webhook_secret_add(merchant=merchant_a, source="generic", secret=SECRET)
+    bodies = [BODY.replace(b"evt_1", f"evt_{n}".encode()) for n in range(4)]
+    assert (
+        post(client, "generic", bodies[0], generic.sign(bodies[0], OLD_SECRET)).status_code == 202
+    )
+    # Another process revokes it: the row changes, this process's cache does not.
+    WebhookSecret.objects.filter(pk=old.pk).update(revoked_at=timezone.now())
+    response = post(client, "generic", bodies[1], generic.sign(bodies[1], OLD_SECRET))
+    assert response.status_code == 202  # within the cache window
+    later = secrets._clock() + secrets.SECRETS_CACHE_SECONDS + 0.1
+    monkeypatch.setattr(secrets, "_clock", lambda: later)
+    response = post(client, "generic", bodies[2], generic.sign(bodies[2], OLD_SECRET))
+    assert response.status_code == 401
+    assert post(client, "generic", bodies[3], generic.sign(bodies[3], SECRET)).status_code == 202
+    stored = {bytes(body) for body in InboundWebhook.objects.values_list("body", flat=True)}
+    assert stored == {bodies[0], bodies[1], bodies[3]}
 
 
 @pytest.mark.usefixtures("_quiet_processing")

@@ -9,6 +9,7 @@ signature holds, except to read the source's event id afterwards.
 from __future__ import annotations
 
 import importlib
+from functools import cache
 from types import ModuleType
 
 from tracking.webhooks.signing import SignatureError, WebhookIdentity, WebhookRequest
@@ -24,6 +25,7 @@ VERIFIER_MODULES = {
 __all__ = ["SignatureError", "WebhookIdentity", "WebhookRequest", "verifier_for"]
 
 
+@cache
 def verifier_for(source: str) -> ModuleType:
     """The verification module of a source (KeyError for an unknown source)."""
     return importlib.import_module(VERIFIER_MODULES[source])

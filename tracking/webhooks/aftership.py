@@ -15,7 +15,7 @@ from tracking.webhooks.signing import (
     body_hash,
     decode_base64,
     hmac_sha256,
-    json_field,
+    json_fields,
     matching_secret,
     require_secrets,
 )
@@ -39,8 +39,9 @@ def verify(request: WebhookRequest, secrets: Sequence[bytes]) -> WebhookIdentity
     index = matching_secret(secrets, request.body, [decode_base64(value)])
     if index is None:
         raise SignatureError(f"{HEADER} does not match any active secret")
+    topic, event_id = json_fields(request.body, "event", "event_id")
     return WebhookIdentity(
-        topic=json_field(request.body, "event"),
-        unique_key=json_field(request.body, "event_id") or body_hash(request.body),
+        topic=topic,
+        unique_key=event_id or body_hash(request.body),
         secret_index=index,
     )

@@ -15,7 +15,7 @@ from tracking.webhooks.signing import (
     WebhookRequest,
     body_hash,
     decode_hex,
-    json_field,
+    json_fields,
     matching_secret,
     require_secrets,
 )
@@ -46,8 +46,9 @@ def verify(request: WebhookRequest, secrets: Sequence[bytes]) -> WebhookIdentity
     index = matching_secret(secrets, request.body, [digest])
     if index is None:
         raise SignatureError(f"{HEADER} does not match any active secret")
+    topic, event_id = json_fields(request.body, "description", "id")
     return WebhookIdentity(
-        topic=json_field(request.body, "description"),
-        unique_key=json_field(request.body, "id") or body_hash(request.body),
+        topic=topic,
+        unique_key=event_id or body_hash(request.body),
         secret_index=index,
     )

@@ -17,7 +17,7 @@ from tracking.webhooks.signing import (
     WebhookRequest,
     body_hash,
     hmac_sha256,
-    json_field,
+    json_fields,
     require_secrets,
 )
 
@@ -41,8 +41,9 @@ def verify(request: WebhookRequest, secrets: Sequence[bytes]) -> WebhookIdentity
     if not request.header(HEADER):
         raise SignatureError(f"missing {HEADER} header")
     index = verify_timestamped(request, secrets, HEADER)
+    topic, event_id = json_fields(request.body, "type", "event_id")
     return WebhookIdentity(
-        topic=json_field(request.body, "type") or "tracking.update",
-        unique_key=json_field(request.body, "event_id") or body_hash(request.body),
+        topic=topic or "tracking.update",
+        unique_key=event_id or body_hash(request.body),
         secret_index=index,
     )

@@ -26,6 +26,7 @@ from tracking.models import WebhookSecret, WebhookSource
 from tracking.webhooks import verifier_for
 
 SECRETS_CACHE_SECONDS = 30.0
+_clock = time.monotonic  # the cache's clock (tests move it forward)
 MIN_SECRET_LENGTH = 16
 
 _cache: dict[tuple[int, str], tuple[float, list[tuple[int, bytes]]]] = {}
@@ -64,7 +65,7 @@ def forget_cached() -> None:
 
 def merchant_id_for_slug(slug: str) -> int | None:
     """The active merchant's id for a URL slug, remembered briefly (the edge's hottest read)."""
-    now = time.monotonic()
+    now = _clock()
     with _cache_lock:
         hit = _merchants.get(slug)
     if hit is not None and hit[0] > now:
@@ -118,7 +119,7 @@ MARK_USED_EVERY_SECONDS = 60.0
 def webhook_secret_mark_used(*, secret_id: int) -> None:
     """Record that a secret verified a request (at most once a minute per process), so ops can
     see when a rotated-out secret stopped being used."""
-    now = time.monotonic()
+    now = _clock()
     with _cache_lock:
         if now - _last_marked.get(secret_id, -MARK_USED_EVERY_SECONDS) < MARK_USED_EVERY_SECONDS:
             return
@@ -129,7 +130,7 @@ def webhook_secret_mark_used(*, secret_id: int) -> None:
 def active_secrets(*, merchant_id: int, source: str) -> list[tuple[int, bytes]]:
     """(row id, key bytes) of the active secrets, in the form the source's HMAC uses."""
     key = (merchant_id, source)
-    now = time.monotonic()
+    now = _clock()
     with _cache_lock:
         hit = _cache.get(key)
     if hit is not None and hit[0] > now:

@@ -87,6 +87,21 @@ def json_field(body: bytes, *path: str) -> str:
         if not isinstance(value, dict):
             return ""
         value = value.get(key)
+    return _as_text(value)
+
+
+def json_fields(body: bytes, *keys: str) -> list[str]:
+    """Top-level string fields of a JSON body, parsed once ("" for each the body lacks)."""
+    try:
+        value: Any = json.loads(body)
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        return [""] * len(keys)
+    return [_as_text(value.get(key)) for key in keys]
+
+
+def _as_text(value: Any) -> str:
     if isinstance(value, str | int) and not isinstance(value, bool):
         return str(value)[:120]
     return ""
