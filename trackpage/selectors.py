@@ -9,6 +9,7 @@ calls only when the fragment is not in the cache.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from commerce.models import Order, OrderLine, Product
 from postpurchase.errors import NotFoundError
 from postpurchase.models import Merchant
 from tracking.models import Shipment, ShipmentLine, TrackingEvent
+from trackpage import shared_cache
 from trackpage.errors import TrackPageErrorCode
 from trackpage.links import PageRef, RefKind
 from trackpage.models import DeliveryRating, MerchantPageBlock, TrackingLinkRevocation
@@ -33,6 +35,40 @@ from trackpage.models import DeliveryRating, MerchantPageBlock, TrackingLinkRevo
 RECOMMENDATIONS = 4
 RECOMMENDATIONS_TTL = 15 * 60
 NOT_FOUND = "We could not find this order."
+
+
+MERCHANT_CACHE_SECONDS = 60
+_page_merchants: dict[str, tuple[float, Merchant | None]] = {}
+
+
+def page_merchant(*, slug: str) -> Merchant | None:
+    """The active merchant of the slug, as the database had it at most a minute ago.
+
+    Read from the database at most once a minute across processes: the shared cache keeps it with
+    the time it was read, and each process keeps it in memory until that minute is over, so a
+    page view usually does no round trip for it. A branding change or a deactivation shows within
+    the minute (no later than with the shared cache alone). The instance is shared by the
+    process's requests: callers only read it.
+    """
+    now = time.time()
+    memo = _page_merchants.get(slug)
+    if memo is not None and now < memo[0]:
+        return memo[1]
+    key = f"trackpage:merchant:v2:{slug}"
+    stored = shared_cache.get(key)  # (read at, merchant or False)
+    if stored is None or now >= stored[0] + MERCHANT_CACHE_SECONDS:
+        merchant = Merchant.objects.filter(slug=slug, is_active=True).first()
+        stored = (now, merchant or False)
+        cache.set(key, stored, MERCHANT_CACHE_SECONDS)
+    if len(_page_merchants) >= 10_000:  # slugs are guessable: keep the memo bounded
+        _page_merchants.clear()
+    _page_merchants[slug] = (stored[0] + MERCHANT_CACHE_SECONDS, stored[1] or None)
+    return stored[1] or None
+
+
+def page_merchants_forget() -> None:
+    """Empty this process's memo of merchants (tests, after emptying the shared cache)."""
+    _page_merchants.clear()
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,6 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -22,7 +21,7 @@ from commerce.models import Order
 from postpurchase.errors import DomainError, NotFoundError
 from postpurchase.models import Merchant
 from tracking.models import Shipment
-from trackpage import destinations, links, rendering, selectors, services, shared_cache
+from trackpage import destinations, links, rendering, selectors, services
 from trackpage.client_address import client_ip
 from trackpage.errors import TrackPageErrorCode
 from trackpage.forms import OrderLookupForm, RatingForm, TrackingNumberForm
@@ -36,17 +35,10 @@ VISITOR_COOKIE = "tp_visitor"
 # --- Request plumbing -------------------------------------------------------------------------
 
 
-MERCHANT_CACHE_SECONDS = 60
-
-
 def _merchant(slug: str) -> Merchant:
-    """The active merchant of the slug, cached a minute (branding changes show within it)."""
-    key = f"trackpage:merchant:{slug}"
-    merchant = shared_cache.get(key)
+    """The active merchant of the slug, at most a minute old (branding changes show within it)."""
+    merchant = selectors.page_merchant(slug=slug)
     if merchant is None:
-        merchant = Merchant.objects.filter(slug=slug, is_active=True).first() or False
-        cache.set(key, merchant, MERCHANT_CACHE_SECONDS)
-    if not merchant:
         raise Http404(_("No such store."))
     return merchant
 

@@ -99,3 +99,54 @@ def test_thanks_after_rating_is_not_cached_for_later_views(client, merchant_a, s
 
     assert "Thank you for your rating" in thanks
     assert "Thank you for your rating" not in later
+
+
+def test_a_branding_change_shows_within_a_minute(client, merchant_a, shipment_a):
+    import time_machine
+
+    url = page_url(merchant_a, shipment_a)
+    with time_machine.travel("2026-11-23 10:00:00+00:00", tick=False) as traveller:
+        assert "--tp-primary: #ffd60a;" not in client.get(url).content.decode()
+        merchant_a.primary_colour = "#ffd60a"
+        merchant_a.save()
+
+        traveller.shift(61)
+
+        assert "--tp-primary: #ffd60a;" in client.get(url).content.decode()
+
+
+def test_another_process_keeps_the_merchant_no_longer_than_a_minute_after_it_was_read(
+    client, merchant_a, shipment_a
+):
+    """The minute counts from the database read, not from when a process took the merchant from
+    the shared cache: a process starting 50 s later keeps it for 10 s only."""
+    import time_machine
+
+    from trackpage.selectors import page_merchants_forget
+
+    url = page_url(merchant_a, shipment_a)
+    with time_machine.travel("2026-11-23 10:00:00+00:00", tick=False) as traveller:
+        client.get(url)  # read from the database, into the shared cache and this process
+        traveller.shift(50)
+        page_merchants_forget()  # another process: only the shared cache has the merchant
+        client.get(url)
+        merchant_a.primary_colour = "#ffd60a"
+        merchant_a.save()
+
+        traveller.shift(11)
+
+        assert "--tp-primary: #ffd60a;" in client.get(url).content.decode()
+
+
+def test_a_deactivated_store_is_gone_within_a_minute(client, merchant_a, shipment_a):
+    import time_machine
+
+    url = page_url(merchant_a, shipment_a)
+    with time_machine.travel("2026-11-23 10:00:00+00:00", tick=False) as traveller:
+        assert client.get(url).status_code == 200
+        merchant_a.is_active = False
+        merchant_a.save()
+
+        traveller.shift(61)
+
+        assert client.get(url).status_code == 404
