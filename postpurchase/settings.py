@@ -361,6 +361,10 @@ TRACKPAGE_FRAGMENT_TTL = env.int("TRACKPAGE_FRAGMENT_TTL_SECONDS", default=600)
 # Whole pages are rendered ahead of the first view (on scans, status changes, new orders) and kept
 # this long; their key holds the day and every version they show, so a change is a new key.
 TRACKPAGE_PAGE_TTL = env.int("TRACKPAGE_PAGE_TTL_SECONDS", default=86400)
+# With the Redis cache, what a page view checks (versions, ratings, revocation) is kept this long
+# per link; the order's events (scans, status, estimates, order changes) replace it at once, the
+# shopper's rating and a revocation before they are written; any other change shows within it.
+TRACKPAGE_HEAD_TTL = env.int("TRACKPAGE_HEAD_TTL_SECONDS", default=30)
 # Which orders `manage.py trackpage_render_ahead` renders: shipments changed in the last N days.
 TRACKPAGE_RENDER_AHEAD_DAYS = env.int("TRACKPAGE_RENDER_AHEAD_DAYS", default=14)
 # With the Redis cache, page views are counted there and written to PostgreSQL this often.

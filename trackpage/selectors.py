@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Prefetch, Q
@@ -238,6 +239,32 @@ def page_head(*, merchant: Merchant, ref: PageRef) -> PageHead | None:
         moving=any(row[2] not in _FINAL for row in rows),
         revoked_before=_aware(first[8]) if first[8] is not None else None,
     )
+
+
+def head_keys(merchant_id: int, public_id: str) -> tuple[str, str]:
+    """The cache key of a shipment link's page head, and of the tag it is valid under."""
+    return (
+        f"trackpage:head:{merchant_id}:{public_id}",
+        f"trackpage:headtag:{merchant_id}:{public_id}",
+    )
+
+
+def page_head_cached(*, merchant: Merchant, ref: PageRef) -> PageHead | None:
+    """`page_head`, kept in Redis per link for TRACKPAGE_HEAD_TTL seconds (none without Redis).
+
+    Kept under a tag (`shared_cache.tagged_get`) that `services.page_heads_forget` renews: on
+    the order's events (through the render-ahead handler), and before and after a rating or a
+    revocation is written. Only a head read from the database for this merchant is kept, under
+    this merchant's key; a link that finds nothing is not kept.
+    """
+    if ref.kind is not RefKind.SHIPMENT or shared_cache.shared() is None:
+        return page_head(merchant=merchant, ref=ref)
+    key, tag_key = head_keys(merchant.pk, ref.value)
+    head, tag = shared_cache.tagged_get(key, tag_key)
+    if head is None:
+        head = page_head(merchant=merchant, ref=ref)
+        shared_cache.tagged_set(key, tag, head, settings.TRACKPAGE_HEAD_TTL)
+    return head
 
 
 def _item(line: OrderLine, quantity: int) -> Item:

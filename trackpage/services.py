@@ -137,14 +137,39 @@ def link_issued_check(*, revoked_before: datetime | None, issued_at: datetime) -
 
 @transaction.atomic
 def tracking_links_revoke(*, order: Order, reason: str = "") -> TrackingLinkRevocation:
-    """Make every tracking link of the order signed until now stop working."""
+    """Make every tracking link of the order signed until now stop working.
+
+    The order's page heads kept in Redis are made stale before the revocation is written (if
+    Redis cannot be written, nothing is revoked and the error says so) and again once it is
+    committed (a head read meanwhile, before the commit, is not kept past it).
+    """
+    page_heads_forget(merchant_id=order.merchant_id, order_ids=[order.pk])
     # Signing timestamps have one-second resolution: a link signed in this second is revoked too.
     cut = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
     revocation, _ = TrackingLinkRevocation.objects.update_or_create(
         order=order,
         defaults={"merchant_id": order.merchant_id, "revoked_before": cut, "reason": reason},
     )
+    _page_heads_forget_on_commit(merchant_id=order.merchant_id, order_id=order.pk)
     return revocation
+
+
+def page_heads_forget(*, merchant_id: int, order_ids: Sequence[int]) -> None:
+    """Make the page heads kept in Redis for every link of these orders stale, so the next view
+    of each reads its head from the database (`selectors.page_head_cached`). One query for the
+    orders' shipments; nothing without Redis."""
+    if shared_cache.shared() is None or not order_ids:
+        return
+    public_ids = Shipment.objects.filter(
+        merchant_id=merchant_id, order_id__in=list(order_ids)
+    ).values_list("public_id", flat=True)
+    shared_cache.tags_renew([selectors.head_keys(merchant_id, pid)[1] for pid in public_ids])
+
+
+def _page_heads_forget_on_commit(*, merchant_id: int, order_id: int) -> None:
+    transaction.on_commit(
+        lambda: page_heads_forget(merchant_id=merchant_id, order_ids=[order_id]), robust=True
+    )
 
 
 # --- Engagement ---------------------------------------------------------------------------------
@@ -369,10 +394,14 @@ def delivery_rating_submit(*, shipment: Shipment, rating: RatingInput) -> Delive
             "Please keep the comment under 1000 characters.",
             field="comment",
         )
+    # The page shows the rating from the shopper's next view: the heads are made stale before
+    # and after it is written (see `tracking_links_revoke`).
+    page_heads_forget(merchant_id=shipment.merchant_id, order_ids=[shipment.order_id])
     saved, created = DeliveryRating.objects.update_or_create(
         shipment=shipment,
         defaults={"merchant_id": shipment.merchant_id, "score": rating.score, "comment": comment},
     )
+    _page_heads_forget_on_commit(merchant_id=shipment.merchant_id, order_id=shipment.order_id)
     outbox.publish(
         merchant=shipment.merchant,
         type="delivery_rating.submitted",

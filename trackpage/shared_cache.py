@@ -10,6 +10,8 @@ embedded default's local memory) `shared()` is None and callers use the Django c
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -63,3 +65,67 @@ def get(key: str) -> Any:
     value = client.get(backend.make_and_validate_key(key))
     inner: Any = backend._cache
     return None if value is None else inner._serializer.loads(value)
+
+
+# --- Values kept under a tag -----------------------------------------------------------------
+#
+# A tagged value is valid while its tag key holds the tag it was stored with. Writers make every
+# such value stale at once by giving the tag key a new random value (`tags_renew`); a reader that
+# read the data before that and stores it after stores it under the old tag, so it is never
+# used: no reader can put back what a writer made stale. A tag key that expired reads as absent
+# and a new random tag is made, so an old value never becomes valid again.
+
+TAG_TTL = 86400
+
+
+def tagged_get(key: str, tag_key: str) -> tuple[Any, str]:
+    """(the value of `key` if stored under the tag key's current tag, else None; that tag).
+    The tag is made when the tag key has none. Needs the Redis cache (`shared()`)."""
+    found = shared()
+    assert found is not None
+    backend, client = found
+    made_key, made_tag_key = (
+        backend.make_and_validate_key(key),
+        backend.make_and_validate_key(tag_key),
+    )
+    stored, current = client.mget([made_key, made_tag_key])
+    if current is None:
+        pipe = client.pipeline(transaction=False)
+        pipe.set(made_tag_key, secrets.token_hex(8), nx=True, ex=TAG_TTL)
+        pipe.get(made_tag_key)
+        return None, _text(pipe.execute()[1])
+    tag = _text(current)
+    if stored is not None:
+        inner: Any = backend._cache
+        stored_tag, until, value = inner._serializer.loads(stored)
+        if stored_tag == tag and time.time() < until:
+            return value, tag
+    return None, tag
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def tagged_set(key: str, tag: str, value: Any, timeout: int) -> None:
+    """Store `value` under `tag` (what `tagged_get` returned before the value was read) for
+    `timeout` seconds (checked by this machine's clock as well as by Redis's expiry)."""
+    found = shared()
+    assert found is not None
+    backend, client = found
+    inner: Any = backend._cache
+    stored = inner._serializer.dumps((tag, time.time() + timeout, value))
+    client.set(backend.make_and_validate_key(key), stored, ex=timeout)
+
+
+def tags_renew(tag_keys: Sequence[str]) -> None:
+    """Make every value stored under these tag keys stale (new random tags). Raises if Redis
+    cannot be written: callers decide whether that must stop their change."""
+    found = shared()
+    if found is None or not tag_keys:
+        return
+    backend, client = found
+    pipe = client.pipeline(transaction=False)
+    for tag_key in tag_keys:
+        pipe.set(backend.make_and_validate_key(tag_key), secrets.token_hex(8), ex=TAG_TTL)
+    pipe.execute()

@@ -188,7 +188,7 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
     tracking: TrackingPage | None = None
     try:
         ref = links.page_token_read(merchant_slug=merchant.slug, token=token)
-        head = selectors.page_head(merchant=merchant, ref=ref)
+        head = selectors.page_head_cached(merchant=merchant, ref=ref)
         if head is not None:
             services.link_issued_check(revoked_before=head.revoked_before, issued_at=ref.issued_at)
         else:
