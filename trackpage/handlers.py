@@ -29,5 +29,6 @@ def page_render_ahead(event: DomainEvent) -> None:
     order_id = event.data.get("order_id")
     if order_id is None:
         return
-    services.page_heads_forget(merchant_id=event.merchant_id, order_ids=[int(order_id)])
-    services.pages_render_ahead(merchant_id=event.merchant_id, order_ids=[int(order_id)])
+    services.pages_render_ahead(
+        merchant_id=event.merchant_id, order_ids=[int(order_id)], changed=True
+    )

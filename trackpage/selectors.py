@@ -120,20 +120,25 @@ class TrackingPage:
         )
 
     def head(self) -> PageHead:
-        """The page's cache identity, from the loaded objects (the same as `page_head`'s)."""
+        """The page's head from the loaded objects, the same as `page_head` reads (revocation
+        included: render-ahead keeps it for the view)."""
         assert self.order is not None
         ratings = []
         for shipment in self.shipments:
             rating = getattr(shipment, "rating", None)
             if rating is not None:
                 ratings.append((rating.pk, rating.updated_at))
+        try:
+            revocation: TrackingLinkRevocation | None = self.order.link_revocation  # type: ignore[attr-defined]
+        except TrackingLinkRevocation.DoesNotExist:
+            revocation = None
         return PageHead(
             order_id=self.order.pk,
             version=self.version,
             ratings=_version(ratings, None),
             customer_zone=self.order.customer.time_zone if self.order.customer_id else "",
             moving=is_moving(self),
-            revoked_before=None,
+            revoked_before=revocation.revoked_before if revocation is not None else None,
         )
 
     def timeline_load(self) -> None:

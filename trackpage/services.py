@@ -155,15 +155,24 @@ def tracking_links_revoke(*, order: Order, reason: str = "") -> TrackingLinkRevo
 
 
 def page_heads_forget(*, merchant_id: int, order_ids: Sequence[int]) -> None:
-    """Make the page heads kept in Redis for every link of these orders stale, so the next view
-    of each reads its head from the database (`selectors.page_head_cached`). One query for the
-    orders' shipments; nothing without Redis."""
+    """Make the page heads kept in Redis for every link of these orders stale, so no view uses
+    them again (`selectors.page_head_cached`). Nothing without Redis."""
+    _page_head_tags(merchant_id=merchant_id, order_ids=order_ids, renew=True)
+
+
+def _page_head_tags(*, merchant_id: int, order_ids: Sequence[int], renew: bool) -> dict[str, str]:
+    """{shipment public id: the tag its link's head is kept under} for these orders' shipments
+    (one query), renewed if `renew`; empty without Redis. Read before the heads are read from the
+    database, so a head read before a writer renews the tag is kept under the old one."""
     if shared_cache.shared() is None or not order_ids:
-        return
-    public_ids = Shipment.objects.filter(
-        merchant_id=merchant_id, order_id__in=list(order_ids)
-    ).values_list("public_id", flat=True)
-    shared_cache.tags_renew([selectors.head_keys(merchant_id, pid)[1] for pid in public_ids])
+        return {}
+    public_ids = list(
+        Shipment.objects.filter(merchant_id=merchant_id, order_id__in=list(order_ids)).values_list(
+            "public_id", flat=True
+        )
+    )
+    keys = [selectors.head_keys(merchant_id, pid)[1] for pid in public_ids]
+    return dict(zip(public_ids, shared_cache.tags(keys, renew=renew), strict=True))
 
 
 def _page_heads_forget_on_commit(*, merchant_id: int, order_id: int) -> None:
@@ -504,18 +513,30 @@ def render_ahead_languages(*, merchant: Merchant, order: Order) -> list[str]:
     return list(dict.fromkeys([first, merchant.default_language]))
 
 
-def pages_render_ahead(*, merchant_id: int, order_ids: Sequence[int]) -> int:
+def pages_render_ahead(*, merchant_id: int, order_ids: Sequence[int], changed: bool = False) -> int:
     """Render the tracking pages of these orders into the page cache, so a shopper's first view
     is a cache hit; a page already stored under its current key is left. Returns pages rendered.
+    Their links' heads are kept in Redis for TRACKPAGE_HEAD_TTL too; `changed` (the orders'
+    events) first makes the heads kept before stale.
 
     Safe at any time and any number of times: a page is stored under a key of everything it
     shows (see `rendering.page_key`), so a later change is a new key, never a stale page, and a
     revoked link is refused before any stored page is read.
     """
+    head_tags = _page_head_tags(merchant_id=merchant_id, order_ids=order_ids, renew=changed)
     merchant = Merchant.objects.filter(pk=merchant_id, is_active=True).first()
     if merchant is None or not order_ids:
         return 0
     pages = selectors.tracking_pages_for_orders(merchant=merchant, order_ids=order_ids)
+    # The heads just read are kept for the views, under the tags read (or renewed) before.
+    kept = []
+    for page in pages:
+        head = page.head()
+        for shipment in page.shipments:
+            if shipment.public_id in head_tags:
+                key = selectors.head_keys(merchant_id, shipment.public_id)[0]
+                kept.append((key, head_tags[shipment.public_id], head))
+    shared_cache.tagged_set_many(kept, settings.TRACKPAGE_HEAD_TTL)
     due: list[tuple[selectors.TrackingPage, str, list[MerchantPageBlock]]] = []
     for page in pages:
         assert page.order is not None

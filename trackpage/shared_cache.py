@@ -118,14 +118,39 @@ def tagged_set(key: str, tag: str, value: Any, timeout: int) -> None:
     client.set(backend.make_and_validate_key(key), stored, ex=timeout)
 
 
-def tags_renew(tag_keys: Sequence[str]) -> None:
-    """Make every value stored under these tag keys stale (new random tags). Raises if Redis
-    cannot be written: callers decide whether that must stop their change."""
+def tagged_set_many(items: Sequence[tuple[str, str, Any]], timeout: int) -> None:
+    """`tagged_set` of many (key, tag, value) in one round trip."""
     found = shared()
-    if found is None or not tag_keys:
+    if found is None or not items:
         return
     backend, client = found
+    inner: Any = backend._cache
+    until = time.time() + timeout
     pipe = client.pipeline(transaction=False)
-    for tag_key in tag_keys:
-        pipe.set(backend.make_and_validate_key(tag_key), secrets.token_hex(8), ex=TAG_TTL)
+    for key, tag, value in items:
+        stored = inner._serializer.dumps((tag, until, value))
+        pipe.set(backend.make_and_validate_key(key), stored, ex=timeout)
     pipe.execute()
+
+
+def tags(tag_keys: Sequence[str], *, renew: bool) -> list[str]:
+    """The current tags of these tag keys (made where absent), or new ones when `renew` (every
+    value stored under the old tags is stale from now on). Raises if Redis cannot be written:
+    callers decide whether that must stop their change."""
+    found = shared()
+    assert found is not None
+    backend, client = found
+    made = [backend.make_and_validate_key(tag_key) for tag_key in tag_keys]
+    if not made:
+        return []
+    pipe = client.pipeline(transaction=False)
+    if renew:
+        new = [secrets.token_hex(8) for _ in made]
+        for tag_key, tag in zip(made, new, strict=True):
+            pipe.set(tag_key, tag, ex=TAG_TTL)
+        pipe.execute()
+        return new
+    for tag_key in made:
+        pipe.set(tag_key, secrets.token_hex(8), nx=True, ex=TAG_TTL)
+        pipe.get(tag_key)
+    return [_text(value) for value in pipe.execute()[1::2]]
