@@ -129,7 +129,7 @@ class TrackingPage:
             if rating is not None:
                 ratings.append((rating.pk, rating.updated_at))
         try:
-            revocation: TrackingLinkRevocation | None = self.order.link_revocation  # type: ignore[attr-defined]
+            revocation: TrackingLinkRevocation | None = self.order.link_revocation
         except TrackingLinkRevocation.DoesNotExist:
             revocation = None
         return PageHead(
