@@ -200,13 +200,27 @@ class PageViewCount:
     visitor: str
     via: str
 
+    # The same three commands in Lua, for the script that also reads the page (one command):
+    # KEYS are the pending counts, first and last views; ARGV the field, first and last values.
+    SCRIPT = (
+        "redis.call('HINCRBY', KEYS[1], ARGV[1], 1)\n"
+        "redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])\n"
+        "redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])"
+    )
+
     def queue(self, pipe: Any, make_key: Callable[[str], str]) -> None:
         """Add this view to the pending counts in the shared Redis (commands on a pipeline)."""
+        _lua, keys, args = self.script(make_key)
+        pipe.hincrby(keys[0], args[0], 1)
+        pipe.hsetnx(keys[1], args[0], args[1])
+        pipe.hset(keys[2], args[0], args[2])
+
+    def script(self, make_key: Callable[[str], str]) -> tuple[str, list[str], list[str]]:
+        """This view as Lua (`SCRIPT`, its keys, its arguments) for a script reading the page."""
         field = f"{self.merchant_id}:{self.order_id}:{self.visitor}"
         stamp = f"{timezone.now().timestamp():.6f}"
-        pipe.hincrby(make_key(PENDING_VIEWS), field, 1)
-        pipe.hsetnx(make_key(PENDING_FIRST), field, f"{stamp}:{self.via}")
-        pipe.hset(make_key(PENDING_LAST), field, stamp)
+        keys = [make_key(PENDING_VIEWS), make_key(PENDING_FIRST), make_key(PENDING_LAST)]
+        return self.SCRIPT, keys, [field, f"{stamp}:{self.via}", stamp]
 
 
 # Views counted in Redis and not yet written to PageView (see `page_views_flush`).

@@ -1,6 +1,6 @@
 """The page's hot path on the shared Redis cache: one `redis.Redis` client per process (Django's
-Redis backend builds a new client object for every call) and pipelines, so a page view reads its
-stored page and blocks and counts itself in one round trip.
+Redis backend builds a new client object for every call), and one Lua script with which a page view
+reads its stored page and blocks and counts itself in one command.
 
 Values are Django's cache values (same keys, same serialiser), so everything written through
 `django.core.cache` is read here and the other way round. With any other cache backend (the
@@ -37,20 +37,26 @@ def shared() -> tuple[RedisCache, redis.Redis] | None:
     return found
 
 
+_scripts: dict[str, Any] = {}
+
+
 def get_many_with(
-    keys: Sequence[str], also: Callable[[Any, Callable[[str], str]], None]
+    keys: Sequence[str], also: Callable[[Callable[[str], str]], tuple[str, list[str], list[str]]]
 ) -> dict[str, Any] | None:
-    """Django cache values of `keys` (those present), with the commands `also` adds to the same
-    pipeline (it gets the pipeline and the key maker); None when the cache is not Redis."""
+    """Django cache values of `keys` (those present), read by one Lua script that first runs
+    what `also` gives (given the key maker: Lua, its KEYS, its ARGV): one command and one round
+    trip, not a pipeline of several. None when the cache is not Redis."""
     found = shared()
     if found is None:
         return None
     backend, client = found
+    body, script_keys, args = also(backend.make_key)
+    text = f"{body}\nreturn redis.call('MGET', unpack(KEYS, {len(script_keys) + 1}))"
+    script = _scripts.get(text)
+    if script is None:
+        script = _scripts[text] = client.register_script(text)
     made = [backend.make_and_validate_key(key) for key in keys]
-    pipe = client.pipeline(transaction=False)
-    pipe.mget(made)
-    also(pipe, backend.make_key)
-    values = pipe.execute()[0]
+    values = script(keys=[*script_keys, *made], args=args, client=client)
     inner: Any = backend._cache
     loads = inner._serializer.loads
     return {key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None}

@@ -203,7 +203,7 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
     rated = request.GET.get("rated")
     # The view is counted in the same cache round trip as the page is read, when it can be.
     html, page_blocks, counted = rendering.page_cached(
-        merchant=merchant, head=head, language=language, also=view.queue
+        merchant=merchant, head=head, language=language, also=view.script
     )
     if not counted:
         services.page_view_count(view)
