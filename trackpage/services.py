@@ -157,13 +157,13 @@ def tracking_links_revoke(*, order: Order, reason: str = "") -> TrackingLinkRevo
 def page_heads_forget(*, merchant_id: int, order_ids: Sequence[int]) -> None:
     """Make the page heads kept in Redis for every link of these orders stale, so no view uses
     them again (`selectors.page_head_cached`). Nothing without Redis."""
-    _page_head_tags(merchant_id=merchant_id, order_ids=order_ids, renew=True)
+    _page_head_tags_renew(merchant_id=merchant_id, order_ids=order_ids)
 
 
-def _page_head_tags(*, merchant_id: int, order_ids: Sequence[int], renew: bool) -> dict[str, str]:
-    """{shipment public id: the tag its link's head is kept under} for these orders' shipments
-    (one query), renewed if `renew`; empty without Redis. Read before the heads are read from the
-    database, so a head read before a writer renews the tag is kept under the old one."""
+def _page_head_tags_renew(*, merchant_id: int, order_ids: Sequence[int]) -> dict[str, str]:
+    """{shipment public id: the new tag its link's head is kept under} for these orders'
+    shipments (one query); empty without Redis. Renewed before heads are read from the
+    database, so a head read before another writer renews the tag again is never used."""
     if shared_cache.shared() is None or not order_ids:
         return {}
     public_ids = list(
@@ -172,7 +172,7 @@ def _page_head_tags(*, merchant_id: int, order_ids: Sequence[int], renew: bool) 
         )
     )
     keys = [selectors.head_keys(merchant_id, pid)[1] for pid in public_ids]
-    return dict(zip(public_ids, shared_cache.tags(keys, renew=renew), strict=True))
+    return dict(zip(public_ids, shared_cache.tags_renew(keys), strict=True))
 
 
 def _page_heads_forget_on_commit(*, merchant_id: int, order_id: int) -> None:
@@ -530,14 +530,18 @@ def render_ahead_languages(*, merchant: Merchant, order: Order) -> list[str]:
 def pages_render_ahead(*, merchant_id: int, order_ids: Sequence[int], changed: bool = False) -> int:
     """Render the tracking pages of these orders into the page cache, so a shopper's first view
     is a cache hit; a page already stored under its current key is left. Returns pages rendered.
-    Their links' heads are kept in Redis for TRACKPAGE_HEAD_TTL too; `changed` (the orders'
-    events) first makes the heads kept before stale.
+    With `changed` (the orders' events, whose notifications bring shoppers within minutes) the
+    heads kept for their links before are made stale first, and the heads read here are kept
+    for TRACKPAGE_HEAD_TTL; the backfill and the hourly task (no change, no shopper expected
+    within the minute) keep none.
 
     Safe at any time and any number of times: a page is stored under a key of everything it
     shows (see `rendering.page_key`), so a later change is a new key, never a stale page, and a
     revoked link is refused before any stored page is read.
     """
-    head_tags = _page_head_tags(merchant_id=merchant_id, order_ids=order_ids, renew=changed)
+    head_tags = (
+        _page_head_tags_renew(merchant_id=merchant_id, order_ids=order_ids) if changed else {}
+    )
     merchant = Merchant.objects.filter(pk=merchant_id, is_active=True).first()
     if merchant is None or not order_ids:
         return 0

@@ -139,24 +139,17 @@ def tagged_set_many(items: Sequence[tuple[str, str, Any]], timeout: int) -> None
     pipe.execute()
 
 
-def tags(tag_keys: Sequence[str], *, renew: bool) -> list[str]:
-    """The current tags of these tag keys (made where absent), or new ones when `renew` (every
-    value stored under the old tags is stale from now on). Raises if Redis cannot be written:
-    callers decide whether that must stop their change."""
+def tags_renew(tag_keys: Sequence[str]) -> list[str]:
+    """New random tags for these tag keys (every value stored under the old ones is stale from
+    now on), returned in order. Raises if Redis cannot be written: callers decide whether that
+    must stop their change."""
     found = shared()
     assert found is not None
     backend, client = found
-    made = [backend.make_and_validate_key(tag_key) for tag_key in tag_keys]
-    if not made:
-        return []
-    pipe = client.pipeline(transaction=False)
-    if renew:
-        new = [secrets.token_hex(8) for _ in made]
-        for tag_key, tag in zip(made, new, strict=True):
-            pipe.set(tag_key, tag, ex=TAG_TTL)
+    new = [secrets.token_hex(8) for _ in tag_keys]
+    if tag_keys:
+        pipe = client.pipeline(transaction=False)
+        for tag_key, tag in zip(tag_keys, new, strict=True):
+            pipe.set(backend.make_and_validate_key(tag_key), tag, ex=TAG_TTL)
         pipe.execute()
-        return new
-    for tag_key in made:
-        pipe.set(tag_key, secrets.token_hex(8), nx=True, ex=TAG_TTL)
-        pipe.get(tag_key)
-    return [_text(value) for value in pipe.execute()[1::2]]
+    return new

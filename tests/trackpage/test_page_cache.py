@@ -255,10 +255,10 @@ def test_nothing_is_revoked_when_the_kept_heads_cannot_be_made_stale(
     url = page_url(merchant_a, shipment_a)
     client.get(url)
 
-    def down(tag_keys, *, renew):  # type: ignore[no-untyped-def]
+    def down(tag_keys):  # type: ignore[no-untyped-def]
         raise redis.ConnectionError("Redis is down")
 
-    monkeypatch.setattr(shared_cache, "tags", down)
+    monkeypatch.setattr(shared_cache, "tags_renew", down)
     with pytest.raises(redis.ConnectionError):
         tracking_links_revoke(order=shipment_a.order)
 
