@@ -69,3 +69,43 @@ def stop(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait(timeout=5)
+
+
+# --- CPU accounting (what a process spent, not what the shared machine let it finish) ----------
+
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a running process (all its threads); 0 if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14, 15)
+
+
+def child_pids(pid: int) -> list[int]:
+    """The direct children of a process (e.g. a gunicorn master's workers)."""
+    try:
+        with open(f"/proc/{pid}/task/{pid}/children", encoding="ascii") as children:
+            return [int(p) for p in children.read().split()]
+    except OSError:
+        return []
+
+
+def redis_server_pid(url: str) -> int | None:
+    """The pid of the Redis server behind a redis:// or rediscache:// URL, when it runs here."""
+    if url.startswith("rediscache://"):
+        url = url.replace("rediscache://", "redis://", 1)
+    if not url.startswith("redis://"):
+        return None
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        pid = int(client.info("server")["process_id"])
+    finally:
+        client.close()
+    return pid if os.path.exists(f"/proc/{pid}") else None

@@ -55,7 +55,16 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import ensure_database, flush_redis, free_port, stop, wait_for_http  # noqa: E402 (after sys.path)
+from benchmarks.harness import (  # noqa: E402 (after sys.path)
+    child_pids,
+    cpu_seconds,
+    ensure_database,
+    flush_redis,
+    free_port,
+    redis_server_pid,
+    stop,
+    wait_for_http,
+)
 
 MERCHANT = "bench-store"
 BASE_TIME = datetime(2026, 11, 1, 8, 0, tzinfo=UTC)
@@ -419,17 +428,75 @@ def load_process(
                 else:
                     errors += 1
 
+    cpu_started = time.process_time()
     threads = [threading.Thread(target=client, args=(n,)) for n in range(concurrency)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     results.put(
-        {"ok": ok, "errors": errors, "seconds": time.monotonic() - started, "latencies": latencies}
+        {
+            "ok": ok,
+            "errors": errors,
+            "seconds": time.monotonic() - started,
+            "latencies": latencies,
+            "client_cpu": time.process_time() - cpu_started,
+        }
     )
 
 
-def drive(port: int, paths: list[str], args: argparse.Namespace, rate: float = 0.0) -> dict:
+class CpuMeter:
+    """CPU seconds spent during a load phase by the gunicorn workers, the PostgreSQL backends of
+    the benchmark's database (the view-count flush included, as a deployment pays it), and the
+    Redis server (shared with anything else using it on this machine). On a shared machine
+    throughput swings with the neighbours' load; CPU per request much less."""
+
+    def __init__(self, gunicorn_pid: int, redis_pid: int | None) -> None:
+        self.gunicorn_pid = gunicorn_pid
+        self.redis_pid = redis_pid
+        self.started: dict[int, float] = {}
+
+    def _groups(self) -> dict[str, list[int]]:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+            backends = [row[0] for row in cursor.fetchall()]
+        return {
+            "web": child_pids(self.gunicorn_pid),
+            "db": backends,
+            "redis": [self.redis_pid] if self.redis_pid else [],
+        }
+
+    def start(self) -> None:
+        self.started = {pid: cpu_seconds(pid) for pids in self._groups().values() for pid in pids}
+
+    def stop(self) -> dict[str, float]:
+        return {
+            group: sum(cpu_seconds(pid) - self.started.get(pid, 0.0) for pid in pids)
+            for group, pids in self._groups().items()
+        }
+
+
+def cpu_per_request(outcome: dict[str, Any]) -> dict[str, float]:
+    """Milliseconds of CPU per answered request, per process group and in all."""
+    cpu = {**outcome["cpu"], "client": outcome["client_cpu"]}
+    answered = max(outcome["ok"], 1)
+    per = {group: round(seconds * 1000 / answered, 3) for group, seconds in cpu.items()}
+    per["total"] = round(sum(per.values()), 3)
+    return per
+
+
+def drive(
+    port: int,
+    paths: list[str],
+    args: argparse.Namespace,
+    rate: float = 0.0,
+    meter: CpuMeter | None = None,
+) -> dict:
     """Run the load in a separate process (the client must not share the server's GIL)."""
     ctx = multiprocessing.get_context("spawn")
     results = ctx.Queue()
@@ -437,8 +504,12 @@ def drive(port: int, paths: list[str], args: argparse.Namespace, rate: float = 0
     process = ctx.Process(
         target=load_process, args=(port, paths, concurrency, args.duration, rate, results)
     )
+    if meter is not None:
+        meter.start()
     process.start()
     outcome = results.get(timeout=args.duration + 180)
+    if meter is not None:
+        outcome["cpu"] = meter.stop()
     process.join(timeout=30)
     outcome["rps"] = outcome["ok"] / outcome["seconds"] if outcome["seconds"] else 0.0
     return outcome
@@ -470,6 +541,19 @@ class ViewsFlusher(threading.Thread):
         started = time.monotonic()
         self.rows += page_views_flush()
         self.seconds += time.monotonic() - started
+
+
+def response_bytes(port: int, path: str) -> int:
+    """Bytes of one response as the load client reads them (status line, headers, body)."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        conn.request("GET", path, headers={"Cookie": "tp_visitor=benchsize0000000000000000"})
+        response = conn.getresponse()
+        body = response.read()
+        head = sum(len(k) + len(v) + 4 for k, v in response.getheaders())
+        return len(body) + head + len(f"HTTP/1.1 {response.status} {response.reason}\r\n") + 2
+    finally:
+        conn.close()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -548,14 +632,16 @@ def main() -> None:
         wait_for_http(port, "/bench/bare/")
         flusher = ViewsFlusher()
         flusher.start()
+        meter = CpuMeter(gunicorn.pid, redis_server_pid(args.cache_url))
         phases = tqdm(total=3, desc="load phases", unit="phase")
-        bare = drive(port, ["/bench/bare/"], args)
+        bare = drive(port, ["/bench/bare/"], args, meter=meter)
         phases.update()
-        page = drive(port, paths, args)
+        page = drive(port, paths, args, meter=meter)
         phases.update()
         half = drive(port, paths, args, rate=max(page["rps"] / 2, 1.0))
         phases.update()
         phases.close()
+        sizes = (response_bytes(port, "/bench/bare/"), response_bytes(port, paths[0]))
         flusher.done.set()
         flusher.join(timeout=120)
     finally:
@@ -588,6 +674,11 @@ def main() -> None:
         "queries_per_page": cold_queries,
         "queries_per_page_cached": warm_queries,
         "queries_first_view": first_queries,
+        "cpu_ms_per_request_bare": (bare_cpu := cpu_per_request(bare)),
+        "cpu_ms_per_request_page": (page_cpu := cpu_per_request(page)),
+        "page_ratio_by_cpu": round(bare_cpu["total"] / page_cpu["total"], 3),
+        "response_bytes_bare": sizes[0],
+        "response_bytes_page": sizes[1],
         "errors": bare["errors"] + page["errors"] + half["errors"],
         "gunicorn_log": str(log_dir / "gunicorn.log"),
     }

@@ -159,7 +159,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 
 # --- Domain events (outbox) -----------------------------------------------------------------
 # An event not dispatched after this long is re-dispatched by the sweeper.
-OUTBOX_SWEEP_AFTER = timedelta(seconds=env.int("OUTBOX_SWEEP_AFTER_SECONDS", default=30))
+OUTBOX_SWEEP_AFTER = timedelta(seconds=env.int("OUTBOX_SWEEP_AFTER_SECONDS", default=60))
 OUTBOX_SWEEP_BATCH = env.int("OUTBOX_SWEEP_BATCH", default=500)
 OUTBOX_HANDLER_MAX_ATTEMPTS = env.int("OUTBOX_HANDLER_MAX_ATTEMPTS", default=5)
 
@@ -190,7 +190,7 @@ TRACKING_WEBHOOK_STUCK_AFTER = timedelta(
 )
 TRACKING_SHIPMENT_WINDOW = timedelta(days=env.int("TRACKING_SHIPMENT_WINDOW_DAYS", default=120))
 TRACKING_POLL_NEAR_DELIVERY = timedelta(
-    minutes=env.int("TRACKING_POLL_NEAR_DELIVERY_MINUTES", default=30)
+    minutes=env.int("TRACKING_POLL_NEAR_DELIVERY_MINUTES", default=60)
 )
 TRACKING_POLL_IN_TRANSIT = timedelta(
     minutes=env.int("TRACKING_POLL_IN_TRANSIT_MINUTES", default=120)
@@ -201,7 +201,7 @@ TRACKING_POLL_MAX_BACKOFF = timedelta(hours=env.int("TRACKING_POLL_MAX_BACKOFF_H
 TRACKING_POLL_BATCH = env.int("TRACKING_POLL_BATCH", default=200)
 TRACKING_POLL_DEFAULT_RATE_PER_MINUTE = env.int("TRACKING_POLL_DEFAULT_RATE_PER_MINUTE", default=60)
 TRACKING_STALLED_AFTER = timedelta(hours=env.int("TRACKING_STALLED_AFTER_HOURS", default=72))
-TRACKING_EXPIRE_AFTER = timedelta(days=env.int("TRACKING_EXPIRE_AFTER_DAYS", default=30))
+TRACKING_EXPIRE_AFTER = timedelta(days=env.int("TRACKING_EXPIRE_AFTER_DAYS", default=60))
 TRACKING_IMPORT_BATCH = env.int("TRACKING_IMPORT_BATCH", default=20_000)
 CELERY_BEAT_SCHEDULE.update(
     {
@@ -372,6 +372,10 @@ TRACKPAGE_FRAGMENT_TTL = env.int("TRACKPAGE_FRAGMENT_TTL_SECONDS", default=600)
 # Whole pages are rendered ahead of the first view (on scans, status changes, new orders) and kept
 # this long; their key holds the day and every version they show, so a change is a new key.
 TRACKPAGE_PAGE_TTL = env.int("TRACKPAGE_PAGE_TTL_SECONDS", default=86400)
+# With the Redis cache, what a page view checks (versions, ratings, revocation) is kept this long
+# per link; the order's events (scans, status, estimates, order changes) replace it at once, the
+# shopper's rating and a revocation before they are written; any other change shows within it.
+TRACKPAGE_HEAD_TTL = env.int("TRACKPAGE_HEAD_TTL_SECONDS", default=60)
 # Which orders `manage.py trackpage_render_ahead` renders: shipments changed in the last N days.
 TRACKPAGE_RENDER_AHEAD_DAYS = env.int("TRACKPAGE_RENDER_AHEAD_DAYS", default=14)
 # With the Redis cache, page views are counted there and written to PostgreSQL this often.

@@ -70,9 +70,13 @@ def _fast_password_hashing(settings) -> None:  # type: ignore[no-untyped-def]
 def _isolated_cache() -> Iterator[None]:
     from django.core.cache import cache
 
+    from trackpage.selectors import page_merchants_forget
+
     cache.clear()
+    page_merchants_forget()  # the per-process memo in front of the cache
     yield
     cache.clear()
+    page_merchants_forget()
 
 
 @pytest.fixture(autouse=True)

@@ -24,8 +24,11 @@ def on_order_created(event: DomainEvent) -> None:
 
 
 def page_render_ahead(event: DomainEvent) -> None:
-    """Render the order's tracking page into the page cache before the shopper opens it."""
+    """The order changed: its links' page heads kept in Redis are stale from now on, and its
+    tracking page is rendered into the page cache before the shopper opens it."""
     order_id = event.data.get("order_id")
     if order_id is None:
         return
-    services.pages_render_ahead(merchant_id=event.merchant_id, order_ids=[int(order_id)])
+    services.pages_render_ahead(
+        merchant_id=event.merchant_id, order_ids=[int(order_id)], changed=True
+    )

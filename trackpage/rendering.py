@@ -336,11 +336,12 @@ def page_cached(
     merchant: Merchant,
     head: PageHead,
     language: str,
-    also: Callable[[Any, Callable[[str], str]], None] | None = None,
+    also: Callable[[Callable[[str], str]], tuple[str, list[str], list[str]]] | None = None,
 ) -> tuple[str | None, list[MerchantPageBlock], bool]:
     """The stored page of this head and language (None when missing or its blocks changed), the
-    merchant's blocks for the language, and whether `also` (commands for the same Redis
-    pipeline) ran: one cache round trip when the page and blocks are there."""
+    merchant's blocks for the language, and whether `also` (Lua run by the same Redis command,
+    see `shared_cache.get_many_with`) ran: one cache round trip when the page and blocks are
+    there."""
     key = page_key(merchant, head, language)
     blocks_key = selectors.blocks_cache_key(merchant.pk, language)
     found = shared_cache.get_many_with([key, blocks_key], also) if also is not None else None

@@ -9,12 +9,14 @@ calls only when the fragment is not in the cache.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 from django.db.models import Prefetch, Q
@@ -26,6 +28,7 @@ from commerce.models import CoPurchase, Order, OrderLine, Product, ProductSales
 from postpurchase.errors import NotFoundError
 from postpurchase.models import Merchant
 from tracking.models import Shipment, ShipmentLine, TrackingEvent
+from trackpage import shared_cache
 from trackpage.errors import TrackPageErrorCode
 from trackpage.links import PageRef, RefKind
 from trackpage.models import DeliveryRating, MerchantPageBlock, TrackingLinkRevocation
@@ -33,6 +36,40 @@ from trackpage.models import DeliveryRating, MerchantPageBlock, TrackingLinkRevo
 RECOMMENDATIONS = 4
 RECOMMENDATIONS_TTL = 15 * 60
 NOT_FOUND = "We could not find this order."
+
+
+MERCHANT_CACHE_SECONDS = 60
+_page_merchants: dict[str, tuple[float, Merchant | None]] = {}
+
+
+def page_merchant(*, slug: str) -> Merchant | None:
+    """The active merchant of the slug, as the database had it at most a minute ago.
+
+    Read from the database at most once a minute across processes: the shared cache keeps it with
+    the time it was read, and each process keeps it in memory until that minute is over, so a
+    page view usually does no round trip for it. A branding change or a deactivation shows within
+    the minute (no later than with the shared cache alone). The instance is shared by the
+    process's requests: callers only read it.
+    """
+    now = time.time()
+    memo = _page_merchants.get(slug)
+    if memo is not None and now < memo[0]:
+        return memo[1]
+    key = f"trackpage:merchant:v2:{slug}"
+    stored = shared_cache.get(key)  # (read at, merchant or False)
+    if stored is None or now >= stored[0] + MERCHANT_CACHE_SECONDS:
+        merchant = Merchant.objects.filter(slug=slug, is_active=True).first()
+        stored = (now, merchant or False)
+        cache.set(key, stored, MERCHANT_CACHE_SECONDS)
+    if len(_page_merchants) >= 10_000:  # slugs are guessable: keep the memo bounded
+        _page_merchants.clear()
+    _page_merchants[slug] = (stored[0] + MERCHANT_CACHE_SECONDS, stored[1] or None)
+    return stored[1] or None
+
+
+def page_merchants_forget() -> None:
+    """Empty this process's memo of merchants (tests, after emptying the shared cache)."""
+    _page_merchants.clear()
 
 
 @dataclass(frozen=True)
@@ -83,20 +120,25 @@ class TrackingPage:
         )
 
     def head(self) -> PageHead:
-        """The page's cache identity, from the loaded objects (the same as `page_head`'s)."""
+        """The page's head from the loaded objects, the same as `page_head` reads (revocation
+        included: render-ahead keeps it for the view)."""
         assert self.order is not None
         ratings = []
         for shipment in self.shipments:
             rating = getattr(shipment, "rating", None)
             if rating is not None:
                 ratings.append((rating.pk, rating.updated_at))
+        try:
+            revocation: TrackingLinkRevocation | None = self.order.link_revocation
+        except TrackingLinkRevocation.DoesNotExist:
+            revocation = None
         return PageHead(
             order_id=self.order.pk,
             version=self.version,
             ratings=_version(ratings, None),
             customer_zone=self.order.customer.time_zone if self.order.customer_id else "",
             moving=is_moving(self),
-            revoked_before=None,
+            revoked_before=revocation.revoked_before if revocation is not None else None,
         )
 
     def timeline_load(self) -> None:
@@ -207,6 +249,32 @@ def page_head(*, merchant: Merchant, ref: PageRef) -> PageHead | None:
         moving=any(row[2] not in _FINAL for row in rows),
         revoked_before=_aware(first[8]) if first[8] is not None else None,
     )
+
+
+def head_keys(merchant_id: int, public_id: str) -> tuple[str, str]:
+    """The cache key of a shipment link's page head, and of the tag it is valid under."""
+    return (
+        f"trackpage:head:{merchant_id}:{public_id}",
+        f"trackpage:headtag:{merchant_id}:{public_id}",
+    )
+
+
+def page_head_cached(*, merchant: Merchant, ref: PageRef) -> PageHead | None:
+    """`page_head`, kept in Redis per link for TRACKPAGE_HEAD_TTL seconds (none without Redis).
+
+    Kept under a tag (`shared_cache.tagged_get`) that `services.page_heads_forget` renews: on
+    the order's events (through the render-ahead handler), and before and after a rating or a
+    revocation is written. Only a head read from the database for this merchant is kept, under
+    this merchant's key; a link that finds nothing is not kept.
+    """
+    if ref.kind is not RefKind.SHIPMENT or shared_cache.shared() is None:
+        return page_head(merchant=merchant, ref=ref)
+    key, tag_key = head_keys(merchant.pk, ref.value)
+    head, tag = shared_cache.tagged_get(key, tag_key)
+    if head is None:
+        head = page_head(merchant=merchant, ref=ref)
+        shared_cache.tagged_set(key, tag, head, settings.TRACKPAGE_HEAD_TTL)
+    return head
 
 
 def _item(line: OrderLine, quantity: int) -> Item:

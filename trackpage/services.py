@@ -136,14 +136,48 @@ def link_issued_check(*, revoked_before: datetime | None, issued_at: datetime) -
 
 @transaction.atomic
 def tracking_links_revoke(*, order: Order, reason: str = "") -> TrackingLinkRevocation:
-    """Make every tracking link of the order signed until now stop working."""
+    """Make every tracking link of the order signed until now stop working.
+
+    The order's page heads kept in Redis are made stale before the revocation is written (if
+    Redis cannot be written, nothing is revoked and the error says so) and again once it is
+    committed (a head read meanwhile, before the commit, is not kept past it).
+    """
+    page_heads_forget(merchant_id=order.merchant_id, order_ids=[order.pk])
     # Signing timestamps have one-second resolution: a link signed in this second is revoked too.
     cut = timezone.now().replace(microsecond=0) + timedelta(seconds=1)
     revocation, _ = TrackingLinkRevocation.objects.update_or_create(
         order=order,
         defaults={"merchant_id": order.merchant_id, "revoked_before": cut, "reason": reason},
     )
+    _page_heads_forget_on_commit(merchant_id=order.merchant_id, order_id=order.pk)
     return revocation
+
+
+def page_heads_forget(*, merchant_id: int, order_ids: Sequence[int]) -> None:
+    """Make the page heads kept in Redis for every link of these orders stale, so no view uses
+    them again (`selectors.page_head_cached`). Nothing without Redis."""
+    _page_head_tags_renew(merchant_id=merchant_id, order_ids=order_ids)
+
+
+def _page_head_tags_renew(*, merchant_id: int, order_ids: Sequence[int]) -> dict[str, str]:
+    """{shipment public id: the new tag its link's head is kept under} for these orders'
+    shipments (one query); empty without Redis. Renewed before heads are read from the
+    database, so a head read before another writer renews the tag again is never used."""
+    if shared_cache.shared() is None or not order_ids:
+        return {}
+    public_ids = list(
+        Shipment.objects.filter(merchant_id=merchant_id, order_id__in=list(order_ids)).values_list(
+            "public_id", flat=True
+        )
+    )
+    keys = [selectors.head_keys(merchant_id, pid)[1] for pid in public_ids]
+    return dict(zip(public_ids, shared_cache.tags_renew(keys), strict=True))
+
+
+def _page_heads_forget_on_commit(*, merchant_id: int, order_id: int) -> None:
+    transaction.on_commit(
+        lambda: page_heads_forget(merchant_id=merchant_id, order_ids=[order_id]), robust=True
+    )
 
 
 # --- Engagement ---------------------------------------------------------------------------------
@@ -165,13 +199,27 @@ class PageViewCount:
     visitor: str
     via: str
 
+    # The same three commands in Lua, for the script that also reads the page (one command):
+    # KEYS are the pending counts, first and last views; ARGV the field, first and last values.
+    SCRIPT = (
+        "redis.call('HINCRBY', KEYS[1], ARGV[1], 1)\n"
+        "redis.call('HSETNX', KEYS[2], ARGV[1], ARGV[2])\n"
+        "redis.call('HSET', KEYS[3], ARGV[1], ARGV[3])"
+    )
+
     def queue(self, pipe: Any, make_key: Callable[[str], str]) -> None:
         """Add this view to the pending counts in the shared Redis (commands on a pipeline)."""
+        _lua, keys, args = self.script(make_key)
+        pipe.hincrby(keys[0], args[0], 1)
+        pipe.hsetnx(keys[1], args[0], args[1])
+        pipe.hset(keys[2], args[0], args[2])
+
+    def script(self, make_key: Callable[[str], str]) -> tuple[str, list[str], list[str]]:
+        """This view as Lua (`SCRIPT`, its keys, its arguments) for a script reading the page."""
         field = f"{self.merchant_id}:{self.order_id}:{self.visitor}"
         stamp = f"{timezone.now().timestamp():.6f}"
-        pipe.hincrby(make_key(PENDING_VIEWS), field, 1)
-        pipe.hsetnx(make_key(PENDING_FIRST), field, f"{stamp}:{self.via}")
-        pipe.hset(make_key(PENDING_LAST), field, stamp)
+        keys = [make_key(PENDING_VIEWS), make_key(PENDING_FIRST), make_key(PENDING_LAST)]
+        return self.SCRIPT, keys, [field, f"{stamp}:{self.via}", stamp]
 
 
 # Views counted in Redis and not yet written to PageView (see `page_views_flush`).
@@ -368,10 +416,14 @@ def delivery_rating_submit(*, shipment: Shipment, rating: RatingInput) -> Delive
             "Please keep the comment under 1000 characters.",
             field="comment",
         )
+    # The page shows the rating from the shopper's next view: the heads are made stale before
+    # and after it is written (see `tracking_links_revoke`).
+    page_heads_forget(merchant_id=shipment.merchant_id, order_ids=[shipment.order_id])
     saved, created = DeliveryRating.objects.update_or_create(
         shipment=shipment,
         defaults={"merchant_id": shipment.merchant_id, "score": rating.score, "comment": comment},
     )
+    _page_heads_forget_on_commit(merchant_id=shipment.merchant_id, order_id=shipment.order_id)
     outbox.publish(
         merchant=shipment.merchant,
         type="delivery_rating.submitted",
@@ -474,25 +526,40 @@ def render_ahead_languages(*, merchant: Merchant, order: Order) -> list[str]:
     return list(dict.fromkeys([first, merchant.default_language]))
 
 
-def pages_render_ahead(*, merchant_id: int, order_ids: Sequence[int]) -> int:
+def pages_render_ahead(*, merchant_id: int, order_ids: Sequence[int], changed: bool = False) -> int:
     """Render the tracking pages of these orders into the page cache, so a shopper's first view
     is a cache hit; a page already stored under its current key is left. Returns pages rendered.
+    With `changed` (the orders' events, whose notifications bring shoppers within minutes) the
+    heads kept for their links before are made stale first, and the heads read here are kept
+    for TRACKPAGE_HEAD_TTL; the backfill and the hourly task (no change, no shopper expected
+    within the minute) keep none.
 
     Safe at any time and any number of times: a page is stored under a key of everything it
     shows (see `rendering.page_key`), so a later change is a new key, never a stale page, and a
     revoked link is refused before any stored page is read.
     """
+    head_tags = (
+        _page_head_tags_renew(merchant_id=merchant_id, order_ids=order_ids) if changed else {}
+    )
     merchant = Merchant.objects.filter(pk=merchant_id, is_active=True).first()
     if merchant is None or not order_ids:
         return 0
     pages = selectors.tracking_pages_for_orders(merchant=merchant, order_ids=order_ids)
+    heads = {id(page): page.head() for page in pages}
+    # The heads just read are kept for the views, under the tags read (or renewed) before.
+    kept = []
+    for page in pages:
+        for shipment in page.shipments:
+            if shipment.public_id in head_tags:
+                key = selectors.head_keys(merchant_id, shipment.public_id)[0]
+                kept.append((key, head_tags[shipment.public_id], heads[id(page)]))
+    shared_cache.tagged_set_many(kept, settings.TRACKPAGE_HEAD_TTL)
     wanted = [
         (page, language)
         for page in pages
         if page.order is not None
         for language in render_ahead_languages(merchant=merchant, order=page.order)
     ]
-    heads = {id(page): page.head() for page in pages}
     stored, blocks = rendering.pages_stored_many(
         merchant=merchant, wanted=[(heads[id(page)], language) for page, language in wanted]
     )

@@ -1,6 +1,6 @@
 """The page's hot path on the shared Redis cache: one `redis.Redis` client per process (Django's
-Redis backend builds a new client object for every call) and pipelines, so a page view reads its
-stored page and blocks and counts itself in one round trip.
+Redis backend builds a new client object for every call), and one Lua script with which a page view
+reads its stored page and blocks and counts itself in one command.
 
 Values are Django's cache values (same keys, same serialiser), so everything written through
 `django.core.cache` is read here and the other way round. With any other cache backend (the
@@ -10,6 +10,8 @@ embedded default's local memory) `shared()` is None and callers use the Django c
 from __future__ import annotations
 
 import os
+import secrets
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,20 +37,26 @@ def shared() -> tuple[RedisCache, redis.Redis] | None:
     return found
 
 
+_scripts: dict[str, Any] = {}
+
+
 def get_many_with(
-    keys: Sequence[str], also: Callable[[Any, Callable[[str], str]], None]
+    keys: Sequence[str], also: Callable[[Callable[[str], str]], tuple[str, list[str], list[str]]]
 ) -> dict[str, Any] | None:
-    """Django cache values of `keys` (those present), with the commands `also` adds to the same
-    pipeline (it gets the pipeline and the key maker); None when the cache is not Redis."""
+    """Django cache values of `keys` (those present), read by one Lua script that first runs
+    what `also` gives (given the key maker: Lua, its KEYS, its ARGV): one command and one round
+    trip, not a pipeline of several. None when the cache is not Redis."""
     found = shared()
     if found is None:
         return None
     backend, client = found
+    body, script_keys, args = also(backend.make_key)
+    text = f"{body}\nreturn redis.call('MGET', unpack(KEYS, {len(script_keys) + 1}))"
+    script = _scripts.get(text)
+    if script is None:
+        script = _scripts[text] = client.register_script(text)
     made = [backend.make_and_validate_key(key) for key in keys]
-    pipe = client.pipeline(transaction=False)
-    pipe.mget(made)
-    also(pipe, backend.make_key)
-    values = pipe.execute()[0]
+    values = script(keys=[*script_keys, *made], args=args, client=client)
     inner: Any = backend._cache
     loads = inner._serializer.loads
     return {key: loads(value) for key, value in zip(keys, values, strict=True) if value is not None}
@@ -63,3 +71,85 @@ def get(key: str) -> Any:
     value = client.get(backend.make_and_validate_key(key))
     inner: Any = backend._cache
     return None if value is None else inner._serializer.loads(value)
+
+
+# --- Values kept under a tag -----------------------------------------------------------------
+#
+# A tagged value is valid while its tag key holds the tag it was stored with. Writers make every
+# such value stale at once by giving the tag key a new random value (`tags_renew`); a reader that
+# read the data before that and stores it after stores it under the old tag, so it is never
+# used: no reader can put back what a writer made stale. A tag key that expired reads as absent
+# and a new random tag is made, so an old value never becomes valid again.
+
+TAG_TTL = 86400
+
+
+def tagged_get(key: str, tag_key: str) -> tuple[Any, str]:
+    """(the value of `key` if stored under the tag key's current tag, else None; that tag).
+    The tag is made when the tag key has none. Needs the Redis cache (`shared()`)."""
+    found = shared()
+    assert found is not None
+    backend, client = found
+    made_key, made_tag_key = (
+        backend.make_and_validate_key(key),
+        backend.make_and_validate_key(tag_key),
+    )
+    stored, current = client.mget([made_key, made_tag_key])
+    if current is None:
+        pipe = client.pipeline(transaction=False)
+        pipe.set(made_tag_key, secrets.token_hex(8), nx=True, ex=TAG_TTL)
+        pipe.get(made_tag_key)
+        return None, _text(pipe.execute()[1])
+    tag = _text(current)
+    if stored is not None:
+        inner: Any = backend._cache
+        stored_tag, until, value = inner._serializer.loads(stored)
+        if stored_tag == tag and time.time() < until:
+            return value, tag
+    return None, tag
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def tagged_set(key: str, tag: str, value: Any, timeout: int) -> None:
+    """Store `value` under `tag` (what `tagged_get` returned before the value was read) for
+    `timeout` seconds (checked by this machine's clock as well as by Redis's expiry)."""
+    found = shared()
+    assert found is not None
+    backend, client = found
+    inner: Any = backend._cache
+    stored = inner._serializer.dumps((tag, time.time() + timeout, value))
+    client.set(backend.make_and_validate_key(key), stored, ex=timeout)
+
+
+def tagged_set_many(items: Sequence[tuple[str, str, Any]], timeout: int) -> None:
+    """`tagged_set` of many (key, tag, value) in one round trip."""
+    found = shared()
+    if found is None or not items:
+        return
+    backend, client = found
+    inner: Any = backend._cache
+    until = time.time() + timeout
+    pipe = client.pipeline(transaction=False)
+    for key, tag, value in items:
+        stored = inner._serializer.dumps((tag, until, value))
+        pipe.set(backend.make_and_validate_key(key), stored, ex=timeout)
+    pipe.execute()
+
+
+def tags_renew(tag_keys: Sequence[str]) -> list[str]:
+    """New random tags for these tag keys (every value stored under the old ones is stale from
+    now on), returned in order. Raises if Redis cannot be written: callers decide whether that
+    must stop their change."""
+    found = shared()
+    assert found is not None
+    backend, client = found
+    new = [secrets.token_hex(8) for _ in tag_keys]
+    if tag_keys:
+        pipe = client.pipeline(transaction=False)
+        for tag_key, tag in zip(tag_keys, new, strict=True):
+            pipe.set(backend.make_and_validate_key(tag_key), tag, ex=TAG_TTL)
+        pipe.execute()
+    return new

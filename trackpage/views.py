@@ -9,7 +9,6 @@ import secrets
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
@@ -22,7 +21,7 @@ from commerce.models import Order
 from postpurchase.errors import DomainError, NotFoundError
 from postpurchase.models import Merchant
 from tracking.models import Shipment
-from trackpage import destinations, links, rendering, selectors, services, shared_cache
+from trackpage import destinations, links, rendering, selectors, services
 from trackpage.client_address import client_ip
 from trackpage.errors import TrackPageErrorCode
 from trackpage.forms import OrderLookupForm, RatingForm, TrackingNumberForm
@@ -36,17 +35,10 @@ VISITOR_COOKIE = "tp_visitor"
 # --- Request plumbing -------------------------------------------------------------------------
 
 
-MERCHANT_CACHE_SECONDS = 60
-
-
 def _merchant(slug: str) -> Merchant:
-    """The active merchant of the slug, cached a minute (branding changes show within it)."""
-    key = f"trackpage:merchant:{slug}"
-    merchant = shared_cache.get(key)
+    """The active merchant of the slug, at most a minute old (branding changes show within it)."""
+    merchant = selectors.page_merchant(slug=slug)
     if merchant is None:
-        merchant = Merchant.objects.filter(slug=slug, is_active=True).first() or False
-        cache.set(key, merchant, MERCHANT_CACHE_SECONDS)
-    if not merchant:
         raise Http404(_("No such store."))
     return merchant
 
@@ -196,7 +188,7 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
     tracking: TrackingPage | None = None
     try:
         ref = links.page_token_read(merchant_slug=merchant.slug, token=token)
-        head = selectors.page_head(merchant=merchant, ref=ref)
+        head = selectors.page_head_cached(merchant=merchant, ref=ref)
         if head is not None:
             services.link_issued_check(revoked_before=head.revoked_before, issued_at=ref.issued_at)
         else:
@@ -211,7 +203,7 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
     rated = request.GET.get("rated")
     # The view is counted in the same cache round trip as the page is read, when it can be.
     html, page_blocks, counted = rendering.page_cached(
-        merchant=merchant, head=head, language=language, also=view.queue
+        merchant=merchant, head=head, language=language, also=view.script
     )
     if not counted:
         services.page_view_count(view)

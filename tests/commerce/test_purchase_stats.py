@@ -15,8 +15,9 @@ from django.core.management import call_command
 from django.db import connection
 
 from commerce import stats
+from commerce.inputs import OrderLineInput
 from commerce.models import CoPurchase, Order, OrderLine, ProductSales, PurchaseCounted
-from commerce.services import OrderLineInput, order_upsert
+from commerce.services import order_upsert
 from postpurchase import outbox
 from postpurchase.models import DomainEvent, HandlerRun
 from tests.commerce.test_order_upsert import order_input

@@ -72,13 +72,20 @@ def test_query_count_is_the_same_for_1_and_200_events(
     assert response.content.decode().count('class="timeline__event') == 200
 
 
-def test_cached_fragment_is_replaced_when_the_shipment_changes(client, merchant_a, shipment_a):
+def test_cached_fragment_is_replaced_when_the_shipment_changes(
+    client, merchant_a, shipment_a, django_capture_on_commit_callbacks
+):
+    from tests.tracking.ingest_helpers import scan
+    from tracking.domain import ShipmentStatus
+    from tracking.normalisation import shipment_record_events
+
     url = page_url(merchant_a, shipment_a)
     assert "Delivered" not in client.get(url).content.decode().split("Tracking history")[1]
 
-    add_events(shipment_a, 4, status="delivered")
-    shipment_a.status = "delivered"
-    shipment_a.save()
+    # Recorded as a carrier webhook is: the scan's events reach the page's handlers.
+    with django_capture_on_commit_callbacks(execute=True):
+        delivered = scan(shipment_a, "2026-11-23T07:00", ShipmentStatus.DELIVERED)
+        shipment_record_events(shipment=shipment_a, events=[delivered])
 
     assert "How was your delivery?" in client.get(url).content.decode()
 

@@ -26,14 +26,9 @@ from typing import Any
 import pytest
 from django.db import connection
 
+from commerce.inputs import AddressInput, CustomerInput, OrderInput, OrderLineInput
 from commerce.models import Order, OrderLine, Product
-from commerce.services import (
-    AddressInput,
-    CustomerInput,
-    OrderInput,
-    OrderLineInput,
-    order_upsert,
-)
+from commerce.services import order_upsert
 from commerce.stats import orders_out_of_date, purchase_stats_refresh
 from tests.factories import CustomerFactory, OrderFactory, OrderLineFactory, ProductFactory
 from trackpage.selectors import _recommended
