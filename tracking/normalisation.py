@@ -395,15 +395,28 @@ def _match_across_sources(
         if found:
             links[pk] = found
     if links:
+        _links_save([pair for pairs in links.values() for pair in pairs.items()])
+    return links
+
+
+def _links_save(pairs: list[tuple[int, int]]) -> None:
+    """Point each aggregator row at the carrier row that shows its scan (one statement)."""
+    if connection.vendor != "postgresql":
         TrackingEvent.objects.bulk_update(
             [
-                TrackingEvent(pk=aggregator_id, duplicate_of_id=carrier_id)
-                for pairs in links.values()
-                for aggregator_id, carrier_id in pairs.items()
+                TrackingEvent(pk=aggregator, duplicate_of_id=carrier)
+                for aggregator, carrier in pairs
             ],
             ["duplicate_of"],
         )
-    return links
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tracking_trackingevent AS e SET duplicate_of_id = v.carrier"
+            " FROM unnest(%s::bigint[], %s::bigint[]) AS v(aggregator, carrier)"
+            " WHERE e.id = v.aggregator",
+            [[a for a, _ in pairs], [c for _, c in pairs]],
+        )
 
 
 def _shown_facts(
