@@ -211,26 +211,13 @@ def test_a_scan_reported_by_the_carrier_and_an_aggregator_is_shown_once(
     at = "2026-11-22T14:10:00+00:00"
     relayed = scan(shipment_a, at, ShipmentStatus.OUT_FOR_DELIVERY, "OutForDelivery_001")
     own = scan(shipment_a, at, ShipmentStatus.OUT_FOR_DELIVERY, "OT")
-    shipments_record_events(
-        batch=[
-            ShipmentEvents(
-                shipment_a,
-                [replace(relayed, carrier_text="Relayed: with courier")],
-                "webhook",
-                ScanOrigin.AGGREGATOR,
-            )
-        ]
-    )
-    shipments_record_events(
-        batch=[
-            ShipmentEvents(
-                shipment_a,
-                [replace(own, carrier_text="Own: loaded on delivery vehicle")],
-                "poll",
-                ScanOrigin.CARRIER,
-            )
-        ]
-    )
+    for event, text, source, origin in [
+        (relayed, "Relayed: with courier", "webhook", ScanOrigin.AGGREGATOR),
+        (own, "Own: loaded on delivery vehicle", "poll", ScanOrigin.CARRIER),
+    ]:
+        shipments_record_events(
+            batch=[ShipmentEvents(shipment_a, [replace(event, carrier_text=text)], source, origin)]
+        )
 
     body = client.get(page_url(merchant_a, shipment_a)).content.decode()
 
