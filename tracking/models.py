@@ -164,7 +164,8 @@ class TrackingEvent(TenantModel):
     estimated_delivery = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=EventSource.choices)
     received_at = models.DateTimeField(help_text=_("When the platform learnt of the scan."))
-    origin = models.PositiveSmallIntegerField(
+    # No CHECK (a Positive… field would add one, validated by a scan of the whole table).
+    origin = models.SmallIntegerField(
         choices=ScanOrigin.choices, default=ScanOrigin.OTHER, db_default=ScanOrigin.OTHER
     )
     # 64-bit hash of UTC minute, status and normalised place (tracking.scan_matching); set for
