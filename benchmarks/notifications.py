@@ -38,6 +38,7 @@ import sys
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -193,7 +194,7 @@ def _start_workers(count: int, env: dict[str, str]) -> list[subprocess.Popen[byt
     ]
 
 
-def _wait_for_workers(app, count: int, timeout: float = 60.0) -> None:  # type: ignore[no-untyped-def]
+def _wait_for_workers(app, count: int, timeout: float = 180.0) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         replies = app.control.ping(timeout=1.0) or []
@@ -323,8 +324,58 @@ def run_producer(run: str, count: int, start: int, stop: int, broker_url: str) -
     requests = list(_requests(run, count))[start:stop]
     store.rpush(f"{SINK_HASH}:ready:{run}", 1)
     store.blpop([f"{SINK_HASH}:go:{run}"], timeout=120)
+    cpu_before = time.process_time()
     _produce(merchant, requests)
-    store.rpush(f"{SINK_HASH}:done:{run}", 1)
+    store.rpush(f"{SINK_HASH}:done:{run}", time.process_time() - cpu_before)
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of one process so far (all its threads), from /proc."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+    except OSError:  # gone
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class PostgresCpu:
+    """CPU of the PostgreSQL backends serving the benchmark's database during a phase.
+
+    Backends are listed every sample; one seen before the phase starts counts from its CPU then,
+    one born during the phase counts whole. A backend that exits mid-phase keeps its last sample.
+    """
+
+    def __init__(self) -> None:
+        self.start: dict[int, float] = {}
+        self.last: dict[int, float] = {}
+
+    def _backends(self) -> list[int]:
+        from django.db import connection
+
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND backend_type = 'client backend'"
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def begin(self) -> None:
+        self.start = {pid: _cpu_seconds(pid) for pid in self._backends()}
+        self.last = dict(self.start)
+
+    def sample(self) -> None:
+        for pid in self._backends():
+            self.start.setdefault(pid, 0.0)
+            self.last[pid] = _cpu_seconds(pid) or self.last.get(pid, 0.0)
+
+    def seconds(self) -> float:
+        return sum(max(0.0, self.last[pid] - self.start[pid]) for pid in self.last)
+
+
+def _loadavg() -> float:
+    with open("/proc/loadavg") as loadavg:
+        return float(loadavg.read().split()[0])
 
 
 def _slices(count: int, parts: int) -> list[tuple[int, int]]:
@@ -332,7 +383,7 @@ def _slices(count: int, parts: int) -> list[tuple[int, int]]:
     return [(at, min(at + size, count)) for at in range(0, count, size)]
 
 
-def _burst(merchant, count: int, workers: int, env, app, store) -> dict[str, float]:  # type: ignore[no-untyped-def]
+def _burst(merchant, count: int, workers: int, env, app, store, sink_pid: int) -> dict[str, Any]:  # type: ignore[no-untyped-def]
     from tqdm import tqdm
 
     from notifications.models import Message, MessageStatus
@@ -369,6 +420,12 @@ def _burst(merchant, count: int, workers: int, env, app, store) -> dict[str, flo
             if store.blpop([f"{SINK_HASH}:ready:{run}"], timeout=120) is None:
                 raise SystemExit("a producer process did not start")
         store.delete(SINK_HASH)
+        postgres = PostgresCpu()
+        postgres.begin()
+        load_before = _loadavg()
+        cpu_before = {p.pid: _cpu_seconds(p.pid) for p in [*processes]}
+        sink_before = _cpu_seconds(sink_pid)
+        own_before = time.process_time()
         started = time.perf_counter()
         if producers:
             store.rpush(f"{SINK_HASH}:go:{run}", *([1] * len(producers)))
@@ -380,9 +437,12 @@ def _burst(merchant, count: int, workers: int, env, app, store) -> dict[str, flo
             file=sys.stderr,
         ) as bar:
             _produce(merchant, own, bar)
+        producer_cpu = time.process_time() - own_before
         for _ in producers:
-            if store.blpop([f"{SINK_HASH}:done:{run}"], timeout=600) is None:
+            done = store.blpop([f"{SINK_HASH}:done:{run}"], timeout=600)
+            if done is None:
                 raise SystemExit("a producer process did not finish")
+            producer_cpu += float(done[1])
         enqueued = time.perf_counter()
         sent = 0
         with tqdm(total=count, desc="sent", unit="msg", file=sys.stderr) as bar:
@@ -393,9 +453,14 @@ def _burst(merchant, count: int, workers: int, env, app, store) -> dict[str, flo
                 ).count()
                 bar.update(now_sent - sent)
                 sent = now_sent
+                postgres.sample()
                 if time.perf_counter() - started > 600:
                     raise SystemExit(f"only {sent} of {count} sent after 10 minutes")
         finished = time.perf_counter()
+        postgres.sample()
+        worker_cpu = sum(_cpu_seconds(p.pid) - cpu_before[p.pid] for p in processes)
+        sink_cpu = _cpu_seconds(sink_pid) - sink_before
+        load_after = _loadavg()
         time.sleep(1.0)  # late duplicates, if any, would arrive now
         received = {k: int(v) for k, v in store.hgetall(SINK_HASH).items()}
     finally:
@@ -412,6 +477,16 @@ def _burst(merchant, count: int, workers: int, env, app, store) -> dict[str, flo
         "received": float(sum(received.values())),
         "duplicates": float(sum(n - 1 for n in received.values() if n > 1)),
         "unique_received": float(len(received)),
+        "cpu_ms_per_message": {
+            "producers": round(1000 * producer_cpu / count, 3),
+            "workers": round(1000 * worker_cpu / count, 3),
+            "postgres": round(1000 * postgres.seconds() / count, 3),
+            "sink": round(1000 * sink_cpu / count, 3),
+            "total": round(
+                1000 * (producer_cpu + worker_cpu + postgres.seconds() + sink_cpu) / count, 3
+            ),
+        },
+        "load_average": [load_before, load_after],
     }
 
 
@@ -489,12 +564,14 @@ def main() -> None:
         results = {}
         for workers in (1, 2):
             merchant = _prepare(BENCH_MERCHANT)
-            results[workers] = _burst(merchant, args.messages, workers, env, app, store)
+            results[workers] = _burst(merchant, args.messages, workers, env, app, store, sink.pid)
             print(
                 f"{workers} worker(s): {results[workers]['messages_per_s']:.0f} msg/s end to end, "
                 f"enqueue {results[workers]['enqueue_per_s']:.0f} msg/s, "
                 f"{results[workers]['unique_received']:.0f} received, "
-                f"{results[workers]['duplicates']:.0f} duplicates",
+                f"{results[workers]['duplicates']:.0f} duplicates; "
+                f"CPU ms/message {results[workers]['cpu_ms_per_message']}, "
+                f"load {results[workers]['load_average']}",
                 file=sys.stderr,
             )
     finally:
@@ -509,6 +586,10 @@ def main() -> None:
         "missing": int(
             2 * args.messages - results[1]["unique_received"] - results[2]["unique_received"]
         ),
+        "cpu_ms_per_message": results[1]["cpu_ms_per_message"],
+        "cpu_ms_per_message_two_workers": results[2]["cpu_ms_per_message"],
+        "load_average": results[1]["load_average"],
+        "load_average_two_workers": results[2]["load_average"],
         "database": "postgresql",
         "broker": "redis",
         "provider": f"smtp sink on 127.0.0.1 ({args.sink_server})",

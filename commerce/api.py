@@ -16,7 +16,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from commerce import selectors, services
+from commerce import inputs, selectors, services
 from commerce.models import Customer, Order, OrderLine, OrderStatus, Product
 from postpurchase.api.filters import UtcDateTimeFilter
 from postpurchase.api.idempotency import IdempotentPostMixin
@@ -94,12 +94,12 @@ class OrderUpsertSerializer(serializers.Serializer):
     language = serializers.CharField(max_length=8, required=False, allow_blank=True)
     shipping_method = serializers.CharField(max_length=100, required=False, allow_blank=True)
 
-    def to_input(self) -> services.OrderInput:
+    def to_input(self) -> inputs.OrderInput:
         data: dict[str, Any] = dict(self.validated_data)
-        data["customer"] = services.CustomerInput(**data["customer"])
-        data["shipping_address"] = services.AddressInput(**data["shipping_address"])
-        data["lines"] = [services.OrderLineInput(**line) for line in data["lines"]]
-        return services.OrderInput(**data)
+        data["customer"] = inputs.CustomerInput(**data["customer"])
+        data["shipping_address"] = inputs.AddressInput(**data["shipping_address"])
+        data["lines"] = [inputs.OrderLineInput(**line) for line in data["lines"]]
+        return inputs.OrderInput(**data)
 
 
 class ProductUpsertSerializer(serializers.Serializer):
@@ -116,8 +116,8 @@ class ProductUpsertSerializer(serializers.Serializer):
         required=False, allow_null=True, default=None, help_text="Days a unit typically lasts."
     )
 
-    def to_input(self) -> services.ProductInput:
-        return services.ProductInput(**self.validated_data)
+    def to_input(self) -> inputs.ProductInput:
+        return inputs.ProductInput(**self.validated_data)
 
 
 class OrderCancelSerializer(serializers.Serializer):

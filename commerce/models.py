@@ -129,3 +129,65 @@ class OrderLine(TenantModel):
 
     def __str__(self) -> str:
         return f"{self.quantity} x {self.title}"
+
+
+# --- Purchase statistics (derived from order lines; kept by `commerce.stats`) -------------------
+#
+# What recommendations rank by, precomputed so that a page does not aggregate all the merchant's
+# order lines: how many orders hold two products together, and how many units of a product were
+# sold. `PurchaseCounted` records which lines each order contributed, so that a change of the
+# order's lines (or its deletion) is applied as a difference, exactly once. Product references
+# carry no database constraint: the rows are derived data, removed with the product by Django's
+# cascade, and a difference may name a product deleted meanwhile (see `commerce.stats`).
+
+
+class CoPurchase(TenantModel):
+    """Orders holding both `product` and `other` (stored in both directions)."""
+
+    pk = models.CompositePrimaryKey("product_id", "other_id")
+    product = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    other = models.ForeignKey(
+        Product, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    orders = models.IntegerField()
+
+    class Meta:
+        # A page reads all partners of its order's products: from the index alone (PostgreSQL
+        # index-only scan), not from rows spread over the table in the order they were added.
+        indexes = [
+            models.Index(fields=["product", "other", "orders"], name="copurchase_partners_idx")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} + {self.other_id}: {self.orders}"
+
+
+class ProductSales(TenantModel):
+    """Units of a product in all the merchant's order lines (the category best sellers)."""
+
+    product = models.OneToOneField(
+        Product, on_delete=models.CASCADE, primary_key=True, related_name="+", db_constraint=False
+    )
+    quantity = models.BigIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.quantity}"
+
+
+class PurchaseCounted(TenantModel):
+    """What an order's lines contributed to the statistics: one row per (order, product)."""
+
+    pk = models.CompositePrimaryKey("order_id", "product_id")
+    # No constraint: a deleted order's rows stay until `commerce.stats` takes its share back out.
+    order = models.ForeignKey(
+        Order, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    product = models.ForeignKey(
+        Product, on_delete=models.DO_NOTHING, related_name="+", db_constraint=False, db_index=False
+    )
+    quantity = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.quantity} x {self.product_id}"

@@ -24,14 +24,9 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from tqdm import tqdm
 
+from commerce.inputs import AddressInput, CustomerInput, OrderInput, OrderLineInput
 from commerce.models import Order
-from commerce.services import (
-    AddressInput,
-    CustomerInput,
-    OrderInput,
-    OrderLineInput,
-    order_upsert,
-)
+from commerce.services import order_upsert
 from demo.storefronts import JOURNEY_CYCLE, JOURNEYS, STOREFRONTS, US, Storefront
 from postpurchase.api_keys import api_key_create
 from postpurchase.models import ApiKey, ApiScope, Merchant, MerchantMembership, MerchantRole

@@ -307,6 +307,15 @@ def _layout_parts(key: tuple[Any, ...]) -> tuple[str, str]:
     return str(_inliner().inline(rendered)), css
 
 
+@lru_cache(maxsize=64)
+def _fragment_inliner(css: str) -> css_inline.CSSInliner:
+    """An inliner holding the layout's stylesheet as its extra CSS: the same result as passing
+    the stylesheet with every fragment, which costs more per call (measured ~0.03 ms)."""
+    return css_inline.CSSInliner(
+        load_remote_stylesheets=False, keep_style_tags=False, extra_css=css
+    )
+
+
 def _attribute_text(value: str) -> str:
     """An attribute value as the inliner's HTML serializer writes it."""
     return value.replace("&", "&amp;").replace("\u00a0", "&nbsp;").replace('"', "&quot;")
@@ -324,7 +333,7 @@ def email_layout_cached(*, fragment: SafeString, data: dict[str, Any]) -> str:
         bool(unsubscribe),
     )
     document, css = _layout_parts(key)
-    body = str(_inliner().inline_fragment(str(fragment), css))
+    body = str(_fragment_inliner(css).inline_fragment(str(fragment), ""))
     links = (
         (_SLOT_TRACKING, _attribute_text(tracking)),
         (_SLOT_UNSUBSCRIBE, _attribute_text(unsubscribe)),

@@ -22,19 +22,16 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 from django.db import connection, transaction
-from django.db.models.constants import OnConflict
 from django.utils import timezone
 
 from notifications import selectors
 from notifications.consent import normalise_address
 from notifications.domain import Recipient
 from notifications.errors import NotificationErrorCode
+from notifications.ledger_rows import messages_insert_ledgered
 from notifications.models import (
     Channel,
-    DueSend,
     Message,
-    MessageEvent,
-    MessageEventType,
     MessageStatus,
     MessagingSettings,
     Purpose,
@@ -467,71 +464,13 @@ def notifications_enqueue_many(
     if not drafts:
         return []
     _decide(batch, list(drafts.values()))
-    created = _insert_new(drafts)
-    _ledger_created(batch, created, drafts)
+    created = messages_insert_ledgered(
+        rows=[(draft.message, draft.due_at) for draft in drafts.values()], now=batch.now
+    )
     queued = [m.pk for m in created if m.status == MessageStatus.QUEUED]
     if queued:
         transaction.on_commit(lambda: dispatch_send(queued), robust=True)
     return created
-
-
-# Rows per INSERT: ~35 parameters a row stays well inside PostgreSQL's 65,535 per statement.
-INSERT_BATCH = 1000
-
-
-def _insert_new(drafts: dict[str, _Draft]) -> list[Message]:
-    """Insert the drafts with `INSERT ... ON CONFLICT DO NOTHING RETURNING id, idempotency_key`.
-
-    The rows the statement returns are exactly the ones this call created: a message that a
-    concurrent enqueue of the same event inserted first (same idempotency key, unique per
-    merchant) is skipped by the database and not returned, so it is neither ledgered nor sent
-    here. One statement replaces insert-then-select-back-by-token.
-    """
-    opts = Message._meta
-    fields = [f for f in opts.concrete_fields if not f.generated and f is not opts.pk]
-    returning = [opts.pk, opts.get_field("idempotency_key")]
-    messages = [draft.message for draft in drafts.values()]
-    created: list[Message] = []
-    for start in range(0, len(messages), INSERT_BATCH):
-        rows = Message.objects._insert(  # type: ignore[attr-defined]  # bulk_create cannot return ids with ignore_conflicts
-            messages[start : start + INSERT_BATCH],
-            fields=fields,
-            returning_fields=returning,
-            on_conflict=OnConflict.IGNORE,
-        )
-        for pk, key in rows:
-            message = drafts[key].message
-            message.pk = pk
-            message._state.adding = False
-            message._state.db = Message.objects.db
-            created.append(message)
-    return created
-
-
-def _ledger_created(batch: RenderBatch, created: list[Message], drafts: dict[str, _Draft]) -> None:
-    event_type = {
-        MessageStatus.QUEUED: MessageEventType.QUEUED,
-        MessageStatus.HELD: MessageEventType.HELD,
-        MessageStatus.SUPPRESSED: MessageEventType.SUPPRESSED,
-    }
-    events = [
-        MessageEvent(
-            merchant=batch.merchant,
-            message=m,
-            type=event_type[MessageStatus(m.status)],
-            detail=m.status_reason,
-            occurred_at=batch.now,
-        )
-        for m in created
-    ]
-    MessageEvent.objects.bulk_create(events)
-    due = [
-        DueSend(merchant=batch.merchant, message=m, due_at=due_at)
-        for m in created
-        if m.status == MessageStatus.HELD
-        and (due_at := drafts[m.idempotency_key].due_at) is not None
-    ]
-    DueSend.objects.bulk_create(due)
 
 
 def dispatch_send(message_ids: list[int]) -> None:

@@ -163,6 +163,17 @@ OUTBOX_SWEEP_AFTER = timedelta(seconds=env.int("OUTBOX_SWEEP_AFTER_SECONDS", def
 OUTBOX_SWEEP_BATCH = env.int("OUTBOX_SWEEP_BATCH", default=500)
 OUTBOX_HANDLER_MAX_ATTEMPTS = env.int("OUTBOX_HANDLER_MAX_ATTEMPTS", default=5)
 
+# --- Store data: purchase statistics (docs/tracking-page.md, "Recommendations") -------------
+# Orders whose lines changed without an event (console edits, bulk loads) or that were deleted
+# are brought into the bought-together / best-seller figures this often.
+COMMERCE_PURCHASE_STATS_REFRESH = timedelta(
+    minutes=env.int("COMMERCE_PURCHASE_STATS_REFRESH_MINUTES", default=60)
+)
+CELERY_BEAT_SCHEDULE["commerce-purchase-stats-refresh"] = {
+    "task": "commerce.purchase_stats_refresh",
+    "schedule": COMMERCE_PURCHASE_STATS_REFRESH,
+}
+
 # --- Tracking: inbound webhooks, polling, sweeps (docs/tracking.md) ------------------------
 # Fernet keys (urlsafe base64, 32 bytes) encrypting stored webhook secrets; the first encrypts,
 # all decrypt (rotation). Empty: a key derived from SECRET_KEY.

@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from datetime import datetime
+from typing import NamedTuple
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -73,6 +73,9 @@ _LIFECYCLE_RANK = {
     Lifecycle.SENT_BACK: 6,
     Lifecycle.RETURNED: 7,
     Lifecycle.FAILED: 0,
+}
+_LIFECYCLE_OF_RANK = {
+    rank: stage for stage, rank in _LIFECYCLE_RANK.items() if stage != Lifecycle.FAILED
 }
 _FAILING_REASONS = frozenset({ExceptionReason.CARRIER_LOST, ExceptionReason.CARRIER_DAMAGED})
 
@@ -347,19 +350,18 @@ def _apply_derived_states(
     """
     if not touched:
         return _DerivedPass({}, {})
-    facts, matchable = _event_facts(touched)
-    links = _match_across_sources(matchable)
+    links = _match_across_sources(touched)
+    states = derived_states(touched)
+    unswapped = _derived_without_matches(links)
     changes: dict[int, _Change] = {}
     dirty: list[Shipment] = []
     for pk in sorted(touched):
         shipment = locked[pk]
-        shown, without_matches = _shown_facts(facts[pk], matchable.get(pk, ()), links.get(pk))
-        derived = derive_state(shown)
+        derived = states[pk]
+        without_matches = unswapped.get(pk)
         before = (shipment.status, shipment.status_reason, shipment.action_required)
         after = (derived.status, derived.reason, derived.action_required)
-        if after != before and (
-            without_matches is None or _outcome(derive_state(without_matches)) != before
-        ):
+        if after != before and (without_matches is None or _outcome(without_matches) != before):
             changes[pk] = _Change(before, derived)
             shipment.status_changed_at = now
         shipment.status, shipment.status_reason, shipment.action_required = after
@@ -381,19 +383,26 @@ def _outcome(derived: DerivedState) -> tuple[str, str, bool]:
     return (derived.status, derived.reason, derived.action_required)
 
 
-# A stored scan of a shipment with scans of both origins: its facts and its matching facts.
-_Matchable = tuple[EventFacts, ScanFacts]
+_BOTH_ORIGINS = ScanOrigin.CARRIER | ScanOrigin.AGGREGATOR
 
 
-def _match_across_sources(
-    matchable: dict[int, list[_Matchable]],
-) -> dict[int, dict[int, int]]:
-    """Pair the carrier's and the aggregators' reports of the same scans and store the links."""
+def _match_across_sources(touched: set[int]) -> dict[int, dict[int, int]]:
+    """Pair the carrier's and the aggregators' reports of the same scans of the touched
+    shipments and store the links: {shipment: {aggregator row: carrier row}} made now."""
+    scans: dict[int, list[ScanFacts]] = defaultdict(list)
+    origins: dict[int, int] = defaultdict(int)
+    rows = TrackingEvent.objects.filter(
+        shipment_id__in=touched, match_key__isnull=False
+    ).values_list("shipment_id", "id", "origin", "match_key", "duplicate_of_id")
+    for shipment_id, row_id, origin, key, duplicate_of in rows:
+        origins[shipment_id] |= origin
+        scans[shipment_id].append(ScanFacts(row_id, origin, key, duplicate_of))
     links: dict[int, dict[int, int]] = {}
-    for pk, rows in matchable.items():
-        found = pair_scans(scan for _, scan in rows)
-        if found:
-            links[pk] = found
+    for pk, seen in origins.items():
+        if seen == _BOTH_ORIGINS:
+            found = pair_scans(scans[pk])
+            if found:
+                links[pk] = found
     if links:
         _links_save([pair for pairs in links.values() for pair in pairs.items()])
     return links
@@ -419,75 +428,135 @@ def _links_save(pairs: list[tuple[int, int]]) -> None:
         )
 
 
-def _shown_facts(
-    facts: list[EventFacts], matchable: Iterable[_Matchable], links: dict[int, int] | None
-) -> tuple[list[EventFacts], list[EventFacts] | None]:
-    """The shipment's shown events now, and (when matches were made now) as they would be had
-    the aggregators' rows kept their place instead of the carrier's rows that matched them."""
+def _derived_without_matches(links: dict[int, dict[int, int]]) -> dict[int, DerivedState]:
+    """The shipments where matches were made now, derived as they would be had the aggregators'
+    rows kept their place instead of the carrier's rows that matched them."""
     if not links:
-        return facts, None
-    replaced = set(links.values())
-    shown = [f for f in facts if f.row_id not in links]
-    kept = [fact for fact, _ in matchable if fact.row_id in links]
-    return shown, [f for f in shown if f.row_id not in replaced] + kept
-
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_BOTH_ORIGINS = ScanOrigin.CARRIER | ScanOrigin.AGGREGATOR
-
-
-def _event_facts(
-    shipment_ids: set[int],
-) -> tuple[dict[int, list[EventFacts]], dict[int, list[_Matchable]]]:
-    """What derivation needs of every shown event of the shipments, read as cheaply as possible,
-    and, for the shipments with scans from both a carrier and an aggregator, every scan's facts
-    and matching facts (hidden ones included).
-
-    On PostgreSQL the carrier time comes as integer microseconds since the epoch: converting
-    those is far cheaper than loading timestamptz values through the ORM, and exact.
-    """
+        return {}
     facts: dict[int, list[EventFacts]] = defaultdict(list)
-    matchable: dict[int, list[_Matchable]] = defaultdict(list)
-    origins: dict[int, int] = defaultdict(int)
-    rows, in_micros = _fact_rows(shipment_ids)
-    for shipment_id, at, status, reason, action, row_id, origin, key, duplicate_of in rows:
-        if in_micros:
-            at = _EPOCH + timedelta(microseconds=at)
-        fact = EventFacts(at, status, reason, action, row_id)
-        if duplicate_of is None:
-            facts[shipment_id].append(fact)
-        if key is not None:
-            origins[shipment_id] |= origin
-            matchable[shipment_id].append((fact, ScanFacts(row_id, origin, key, duplicate_of)))
-    both = {pk: matchable[pk] for pk, seen in origins.items() if seen == _BOTH_ORIGINS}
-    return facts, both
+    rows = TrackingEvent.objects.filter(shipment_id__in=links).values_list(
+        "shipment_id", "occurred_at", "status", "reason", "action_required", "id", "duplicate_of_id"
+    )
+    for shipment_id, occurred_at, status, reason, action, row_id, duplicate_of in rows:
+        pairs = links[shipment_id]
+        if row_id in pairs or (duplicate_of is None and row_id not in pairs.values()):
+            facts[shipment_id].append(EventFacts(occurred_at, status, reason, action, row_id))
+    return {pk: derive_state(facts[pk]) for pk in links}
 
 
-def _fact_rows(shipment_ids: set[int]) -> tuple[list[tuple[Any, ...]], bool]:
-    """The events' rows, and whether their times are microseconds since the epoch."""
+_NO_EVENTS = derive_state(())
+
+
+def derived_states(shipment_ids: Iterable[int]) -> dict[int, DerivedState]:
+    """`derive_state` of each shipment over all its stored events (one without events: pending).
+
+    On PostgreSQL the fold runs in the database (`_DERIVE_SQL`): only one row per shipment comes
+    back instead of every event. Elsewhere the events are read and folded in Python.
+    """
+    ids = sorted(set(shipment_ids))
+    if not ids:
+        return {}
     if connection.vendor != "postgresql":
-        rows = list(
-            TrackingEvent.objects.filter(shipment_id__in=shipment_ids).values_list(
-                "shipment_id",
-                "occurred_at",
-                "status",
-                "reason",
-                "action_required",
-                "id",
-                "origin",
-                "match_key",
-                "duplicate_of_id",
-            )
-        )
-        return rows, False
+        facts = _event_facts(set(ids))
+        return {pk: derive_state(facts[pk]) for pk in ids}
+    states = dict.fromkeys(ids, _NO_EVENTS)
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT shipment_id, (extract(epoch FROM occurred_at) * 1000000)::bigint, status,"
-            " reason, action_required, id, origin, match_key, duplicate_of_id"
-            " FROM tracking_trackingevent WHERE shipment_id = ANY(%s)",
-            [sorted(shipment_ids)],
+        cursor.execute(_DERIVE_SQL, {"ids": ids})
+        rows = cursor.fetchall()
+    for pk, status, reason, action, rank, last_at, delivered_at, current_at in rows:
+        lifecycle: Lifecycle = _LIFECYCLE_OF_RANK[rank]
+        if (
+            status == ShipmentStatus.CANCELLED
+            or (status == ShipmentStatus.EXCEPTION and reason in _FAILING_REASONS)
+        ) and lifecycle not in _TERMINAL_LIFECYCLES:
+            lifecycle = Lifecycle.FAILED
+        states[pk] = DerivedState(
+            status=status,
+            reason=reason,
+            action_required=action,
+            lifecycle=lifecycle,
+            last_event_at=last_at,
+            delivered_at=delivered_at,
+            current_event_at=current_at,
         )
-        return cursor.fetchall(), True
+    return states
+
+
+def _sql_case(column: str, values: dict[str, int]) -> str:
+    whens = " ".join(f"WHEN '{key}' THEN {value}" for key, value in sorted(values.items()))
+    return f"CASE {column} {whens} ELSE 0 END"
+
+
+# The fold of `derive_state` as one query. Each event's place in carrier-time order is the
+# array [carrier time in microseconds * 16 + same-time tie-break (_PROGRESS), id]: arrays compare
+# element by element, so min/max of it is the first/last event by (occurred_at, progress, id),
+# the order `derive_state` sorts by. The fold's current event is then, in the order
+#   1. the last `returned_to_sender` (always accepted, and once it is current nothing but another
+#      one follows),
+#   2. else the first `delivered` after the last `returning_to_sender` (or after the start when
+#      there is none): every scan before it is accepted, after it only a return would be,
+#   3. else the last event that is not `pending` (all of them are accepted),
+#   4. else the first event (only unmapped "nothing known" scans).
+# `delivered_at` is the time of the first delivered scan of all when the current one is
+# delivered: with no returned_to_sender scan, nothing can be current before the first delivered
+# scan that would refuse it, and the fold never clears the time once set. (The key fits a bigint
+# for every time a Python datetime can hold: |microseconds| < 2.6e17, times 16.)
+# The lifecycle is the highest stage rank of any event; the failed override stays in Python.
+# tests/tracking/test_status_derivation.py compares it with `derive_state` on random histories.
+_STAGE_RANK_SQL = (
+    "CASE WHEN e.reason LIKE 'customs.%%' AND e.status IN ('in_transit', 'exception')"
+    f" THEN {_LIFECYCLE_RANK[Lifecycle.CUSTOMS]} ELSE "
+    + _sql_case(
+        "e.status", {str(s): _LIFECYCLE_RANK[stage] for s, stage in _LIFECYCLE_BY_STATUS.items()}
+    )
+    + " END"
+)
+_DERIVE_SQL = f"""
+WITH keyed AS (
+    SELECT e.shipment_id, e.status, e.occurred_at,
+           ARRAY[(extract(epoch FROM e.occurred_at) * 1000000)::bigint * 16
+                 + {_sql_case("e.status", {str(k): v for k, v in _PROGRESS.items()})},
+                 e.id] AS k,
+           {_STAGE_RANK_SQL} AS stage_rank
+    FROM tracking_trackingevent AS e
+    WHERE e.shipment_id = ANY(%(ids)s) AND e.duplicate_of_id IS NULL
+), ev AS (
+    SELECT keyed.*,
+           max(k) FILTER (WHERE status = 'returning_to_sender')
+               OVER (PARTITION BY shipment_id) AS last_returning
+    FROM keyed
+), agg AS (
+    SELECT shipment_id,
+           COALESCE(
+               max(k) FILTER (WHERE status = 'returned_to_sender'),
+               min(k) FILTER (WHERE status = 'delivered'
+                              AND (last_returning IS NULL OR k > last_returning)),
+               max(k) FILTER (WHERE status <> 'pending'),
+               min(k)
+           ) AS current,
+           min(k) FILTER (WHERE status = 'delivered') AS first_delivered,
+           max(occurred_at) AS last_event_at,
+           max(stage_rank) AS stage_rank
+    FROM ev GROUP BY shipment_id
+)
+SELECT a.shipment_id, c.status, c.reason, c.action_required, a.stage_rank, a.last_event_at,
+       CASE WHEN c.status = 'delivered' THEN fd.occurred_at END, c.occurred_at
+FROM agg AS a
+JOIN tracking_trackingevent AS c ON c.id = a.current[2]
+LEFT JOIN tracking_trackingevent AS fd ON fd.id = a.first_delivered[2]
+"""  # noqa: S608 - built from the fixed tables above
+
+
+def _event_facts(shipment_ids: set[int]) -> dict[int, list[EventFacts]]:
+    """What derivation needs of every event of the shipments (the fold outside PostgreSQL)."""
+    facts: dict[int, list[EventFacts]] = defaultdict(list)
+    # An aggregator's report matched to the carrier's own row is not an event of the timeline.
+    rows = TrackingEvent.objects.filter(
+        shipment_id__in=shipment_ids, duplicate_of__isnull=True
+    ).values_list("shipment_id", "occurred_at", "status", "reason", "action_required", "id")
+    for shipment_id, occurred_at, status, reason, action, row_id in rows:
+        facts[shipment_id].append(EventFacts(occurred_at, status, reason, action, row_id))
+    return facts
 
 
 def shipment_event_data(shipment: Shipment) -> dict[str, object]:
@@ -566,7 +635,7 @@ class RederiveOutcome:
 
 
 def shipments_rederive(
-    *, new_event_counts: dict[int, int], publish: bool, chunk: int = 1000
+    *, new_event_counts: dict[int, int], publish: bool, chunk: int = 5000
 ) -> RederiveOutcome:
     """Match and re-derive the shipments whose events were written in bulk (an import).
 

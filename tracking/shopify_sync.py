@@ -13,15 +13,9 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from commerce.inputs import AddressInput, CustomerInput, OrderInput, OrderLineInput
 from commerce.models import Order, OrderLine
-from commerce.services import (
-    AddressInput,
-    CustomerInput,
-    OrderInput,
-    OrderLineInput,
-    order_cancel,
-    order_upsert,
-)
+from commerce.services import order_cancel, order_upsert
 from postpurchase.models import Merchant
 from tracking.carriers import get_adapter
 from tracking.domain import CarrierParseError

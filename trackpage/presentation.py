@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import zoneinfo
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from functools import lru_cache
+from typing import Any
 
+from babel import Locale
 from babel import dates as babel_dates
 from babel.core import get_global
 from django.utils.translation import get_language, pgettext
@@ -202,9 +204,24 @@ def babel_locale(language: str) -> str:
     return {"en": "en_US", "ja": "ja_JP"}.get(language, language.replace("-", "_"))
 
 
+@lru_cache(maxsize=32)
+def _medium_datetime(locale_code: str) -> tuple[Locale, str, Any, Any]:
+    """The locale, and the parts of its "medium" date-time format, looked up once."""
+    locale = Locale.parse(locale_code)
+    glue = str(babel_dates.get_datetime_format("medium", locale=locale)).replace("'", "")
+    return locale, glue, locale.date_formats["medium"], locale.time_formats["medium"]
+
+
 def format_when(moment: datetime, *, zone: str, language: str) -> str:
-    return babel_dates.format_datetime(
-        moment, format="medium", tzinfo=zoneinfo.ZoneInfo(zone), locale=babel_locale(language)
+    """What `babel.dates.format_datetime(moment, "medium", tzinfo=zone, locale=...)` gives,
+    with the locale and its patterns looked up once instead of on every call (a page formats
+    a dozen of these)."""
+    locale, glue, date_pattern, time_pattern = _medium_datetime(babel_locale(language))
+    if moment.tzinfo is None:  # Babel reads a naive date-time as UTC
+        moment = moment.replace(tzinfo=UTC)
+    local = moment.astimezone(zoneinfo.ZoneInfo(zone))
+    return glue.replace("{0}", time_pattern.apply(local, locale)).replace(
+        "{1}", date_pattern.apply(local.date(), locale)
     )
 
 

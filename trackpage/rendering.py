@@ -13,13 +13,14 @@ import hashlib
 import zlib
 import zoneinfo
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.template.loader import render_to_string
-from django.urls import reverse
-from django.utils import timezone
+from django.urls import get_script_prefix, get_urlconf, reverse
+from django.utils import timezone, translation
 
 from postpurchase.models import Merchant
 from tracking.models import Shipment
@@ -67,7 +68,7 @@ def base_context(merchant: Merchant, language: str) -> dict[str, Any]:
         "languages": [
             (code, name) for code, name in settings.LANGUAGES if code in merchant.offered_languages
         ],
-        "lookup_url": reverse("trackpage:lookup", kwargs={"merchant_slug": merchant.slug}),
+        "lookup_url": path("trackpage:lookup", merchant.slug),
     }
 
 
@@ -76,7 +77,30 @@ def go_url(merchant: Merchant, *, url: str, kind: str, order_number: str) -> str
         merchant_slug=merchant.slug,
         target=GoTarget(url=url, kind=kind, order_number=order_number),
     )
-    return reverse("trackpage:go", kwargs={"merchant_slug": merchant.slug, "token": token})
+    return path("trackpage:go", merchant.slug, token=token)
+
+
+# Characters `reverse` leaves as they are in a path segment (what tokens and public ids use).
+_SAFE_SEGMENT = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.~:")
+_SLOT = "path-slot-7c1e"
+
+
+@lru_cache(maxsize=512)
+def _path_pattern(name: str, slug: str, names: tuple[str, ...], prefix: str, urlconf: Any) -> str:
+    values = {key: f"{_SLOT}{i}" for i, key in enumerate(names)}
+    return reverse(name, urlconf=urlconf, kwargs={"merchant_slug": slug, **values})
+
+
+def path(name: str, merchant_slug: str, **values: str) -> str:
+    """`reverse(name, kwargs={"merchant_slug": ..., **values})`, resolved once per URL name and
+    merchant and filled in after (a page builds ten of these); values with any character that
+    `reverse` would quote or refuse go through `reverse` itself."""
+    if any(not _SAFE_SEGMENT.issuperset(value) or not value for value in values.values()):
+        return reverse(name, kwargs={"merchant_slug": merchant_slug, **values})
+    pattern = _path_pattern(name, merchant_slug, tuple(values), get_script_prefix(), get_urlconf())
+    for i, value in enumerate(values.values()):
+        pattern = pattern.replace(f"{_SLOT}{i}", value)
+    return pattern
 
 
 def _go_factory(merchant: Merchant, order_number: str) -> Any:
@@ -111,13 +135,17 @@ def shipments_html(page: TrackingPage, *, token: str, language: str) -> str:
     return shipments_fragment(page, language=language).replace(TOKEN_SLOT, token)
 
 
-def shipments_fragment(page: TrackingPage, *, language: str) -> str:
-    destination_zone = zone(page)
+def fragment_key(page: TrackingPage, *, language: str, destination_zone: str) -> str:
     order_key = page.order.pk if page.order is not None else f"s{page.shipments[0].pk}"
-    key = (
+    return (
         f"trackpage:frag:{page.merchant.pk}:{order_key}:{int(page.status_only)}:{language}:"
         f"{destination_zone}:{page.version}:{selectors.is_moving(page)}:{timezone.localdate()}"
     )
+
+
+def shipments_fragment(page: TrackingPage, *, language: str) -> str:
+    destination_zone = zone(page)
+    key = fragment_key(page, language=language, destination_zone=destination_zone)
     html = cache.get(key)
     if html is not None:
         return str(html)
@@ -129,7 +157,7 @@ def shipments_fragment(page: TrackingPage, *, language: str) -> str:
 def _shipments_render(page: TrackingPage, *, language: str, destination_zone: str) -> str:
     token = TOKEN_SLOT
     live_name = "trackpage:status_live" if page.status_only else "trackpage:live"
-    live_url = reverse(live_name, kwargs={"merchant_slug": page.merchant.slug, "token": token})
+    live_url = path(live_name, page.merchant.slug, token=token)
     page.timeline_load()
     merchant = page.merchant
     number = page.order.number if page.order is not None else ""
@@ -165,13 +193,8 @@ def _shipments_render(page: TrackingPage, *, language: str, destination_zone: st
             "refresh_seconds": settings.TRACKPAGE_REFRESH_SECONDS,
             "carrier_names": {c.carrier: destinations.carrier_name(c.carrier) for c in cards},
             "calendar_urls": {
-                c.public_id: reverse(
-                    "trackpage:calendar",
-                    kwargs={
-                        "merchant_slug": merchant.slug,
-                        "token": token,
-                        "shipment": c.public_id,
-                    },
+                c.public_id: path(
+                    "trackpage:calendar", merchant.slug, token=token, shipment=c.public_id
                 )
                 for c in cards
                 if c.window_start and not page.status_only
@@ -190,14 +213,20 @@ def page_context(
     token: str,
     language: str,
     page_blocks: list[MerchantPageBlock] | None = None,
+    recommended: list[selectors.Recommendation] | None = None,
+    fragment: str | None = None,
 ) -> dict[str, Any]:
+    """The page's context; `recommended` and `fragment` (the shipments fragment with the token
+    placeholder) when the caller has them already (rendering ahead reads them for a batch)."""
     merchant = page.merchant
     order = page.order
     assert order is not None
     go = _go_factory(merchant, order.number)
+    if recommended is None:
+        recommended = selectors.recommendations(order=order)
     recommendations = [
         (rec, go(rec.url, LinkKind.PRODUCT))
-        for rec in selectors.recommendations(order=order)
+        for rec in recommended
         if destinations.is_merchant_url(merchant, rec.url)
     ]
     blocks: list[dict[str, Any]] = []
@@ -215,7 +244,9 @@ def page_context(
         "order": order,
         "address": presentation.masked_address(order),
         "placed": presentation.format_day(order.placed_at.date(), language=language, style="long"),
-        "shipments_html": shipments_html(page, token=token, language=language),
+        "shipments_html": fragment.replace(TOKEN_SLOT, token)
+        if fragment is not None
+        else shipments_html(page, token=token, language=language),
         "blocks_top": [b for b in blocks if b["block"].placement == "top"],
         "blocks_bottom": [b for b in blocks if b["block"].placement == "bottom"],
         "recommendations": recommendations,
@@ -227,9 +258,7 @@ def page_context(
         # The returns portal is not part of the platform yet: the action appears once it exists.
         "return_link": None,
         "delivered": delivered,
-        "rate_url": reverse(
-            "trackpage:rate", kwargs={"merchant_slug": merchant.slug, "token": token}
-        ),
+        "rate_url": path("trackpage:rate", merchant.slug, token=token),
     }
 
 
@@ -257,9 +286,18 @@ def page_render(
     language: str,
     page_blocks: list[MerchantPageBlock],
     rated: str | None = None,
+    recommended: list[selectors.Recommendation] | None = None,
+    fragment: str | None = None,
 ) -> str:
     """The whole page with the token and CSRF placeholders (in the active language)."""
-    context = page_context(page, token=TOKEN_SLOT, language=language, page_blocks=page_blocks)
+    context = page_context(
+        page,
+        token=TOKEN_SLOT,
+        language=language,
+        page_blocks=page_blocks,
+        recommended=recommended,
+        fragment=fragment,
+    )
     context["rating_forms"] = rating_forms(context["delivered"], rated)
     context["csrf_token"] = CSRF_SLOT
     return render_to_string("trackpage/page.html", context)
@@ -328,6 +366,83 @@ def page_store(
     key = page_key(page.merchant, page.head(), language)
     cache.set(key, (blocks_signature(page_blocks), _deflate(html)), settings.TRACKPAGE_PAGE_TTL)
     return html
+
+
+# --- Many pages at once (rendering ahead) --------------------------------------------------------
+
+
+def pages_stored_many(
+    *, merchant: Merchant, wanted: list[tuple[PageHead, str]]
+) -> tuple[set[tuple[int, str]], dict[str, list[MerchantPageBlock]]]:
+    """Which of these (head, language) pages are stored under their current key with the blocks
+    they show (as `page_cached` decides for one), and the merchant's blocks per language: one
+    cache read for all."""
+    keys = {
+        (head.order_id, language): page_key(merchant, head, language) for head, language in wanted
+    }
+    languages = sorted({language for _, language in wanted})
+    blocks_keys = {
+        language: selectors.blocks_cache_key(merchant.pk, language) for language in languages
+    }
+    found = cache.get_many([*keys.values(), *blocks_keys.values()]) if keys else {}
+    blocks: dict[str, list[MerchantPageBlock]] = {}
+    for language in languages:
+        cached_blocks = found.get(blocks_keys[language])
+        blocks[language] = (
+            list(cached_blocks)
+            if cached_blocks is not None
+            else selectors.page_blocks(merchant=merchant, language=language)
+        )
+    stored = {
+        ident
+        for ident, key in keys.items()
+        if (value := found.get(key)) is not None and value[0] == blocks_signature(blocks[ident[1]])
+    }
+    return stored, blocks
+
+
+def pages_store_many(due: list[tuple[TrackingPage, str, list[MerchantPageBlock]]]) -> None:
+    """Render and store many pages (page, language, blocks shown), each as `page_store` would:
+    the same keys and values, but the recommendations, the shipments fragments and the pages
+    are read from and written to the cache once per call instead of once per page."""
+    if not due:
+        return
+    pages = list({id(page): page for page, _, _ in due}.values())
+    orders = [page.order for page in pages if page.order is not None]
+    recommended = selectors.recommendations_many(orders=orders)
+    zones = {id(page): zone(page) for page in pages}
+    fragment_keys = {
+        (id(page), language): fragment_key(
+            page, language=language, destination_zone=zones[id(page)]
+        )
+        for page, language, _ in due
+    }
+    fragments = cache.get_many(list(set(fragment_keys.values())))
+    new_fragments: dict[str, str] = {}
+    stored: dict[str, tuple[str, bytes]] = {}
+    for page, language, page_blocks in due:
+        assert page.order is not None
+        with translation.override(language):
+            key = fragment_keys[(id(page), language)]
+            fragment = fragments.get(key)
+            if fragment is None:
+                fragment = fragments[key] = new_fragments[key] = _shipments_render(
+                    page, language=language, destination_zone=zones[id(page)]
+                )
+            html = page_render(
+                page,
+                language=language,
+                page_blocks=page_blocks,
+                recommended=recommended[page.order.pk],
+                fragment=str(fragment),
+            )
+            stored[page_key(page.merchant, page.head(), language)] = (
+                blocks_signature(page_blocks),
+                _deflate(html),
+            )
+    if new_fragments:
+        cache.set_many(new_fragments, settings.TRACKPAGE_FRAGMENT_TTL)
+    cache.set_many(stored, settings.TRACKPAGE_PAGE_TTL)
 
 
 def _deflate(html: str) -> bytes:

@@ -22,7 +22,7 @@ from django.db.models.query import prefetch_related_objects
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from commerce.models import Order, OrderLine, Product
+from commerce.models import CoPurchase, Order, OrderLine, Product, ProductSales
 from postpurchase.errors import NotFoundError
 from postpurchase.models import Merchant
 from tracking.models import Shipment, ShipmentLine, TrackingEvent
@@ -128,9 +128,14 @@ def timelines_load(pages: Sequence[TrackingPage]) -> None:
             )
         )
     prefetch_related_objects(shipments, *lookups)
+    unshipped = unshipped_items_many(
+        order_ids=[
+            page.order.pk for page in pages if page.order is not None and not page.status_only
+        ]
+    )
     for page in pages:
         if page.order is not None and not page.status_only:
-            page.unshipped = unshipped_items(order=page.order)
+            page.unshipped = unshipped.get(page.order.pk, [])
         for card in page.cards:
             card.events = list(card.shipment.timeline)  # type: ignore[attr-defined]
             if not page.status_only:
@@ -299,24 +304,36 @@ def status_page(*, merchant: Merchant, ref: PageRef) -> TrackingPage:
 
 def unshipped_items(*, order: Order) -> list[Item]:
     """Lines (or parts of lines) of the order in no shipment yet: one hand-written query."""
+    return unshipped_items_many(order_ids=[order.pk]).get(order.pk, [])
+
+
+def unshipped_items_many(*, order_ids: Sequence[int]) -> dict[int, list[Item]]:
+    """The unshipped items of many orders in one query, by order id (orders with none absent)."""
+    if not order_ids:
+        return {}
     q = connection.ops.quote_name
     line, product = q(OrderLine._meta.db_table), q(Product._meta.db_table)
     carried = q(ShipmentLine._meta.db_table)
+    placeholders = ", ".join(["%s"] * len(order_ids))
     # Only table names from the models are formatted in.
     sql = f"""
-        SELECT l.title, l.sku, l.quantity, p.image_url,
+        SELECT l.order_id, l.title, l.sku, l.quantity, p.image_url,
                (SELECT SUM(sl.quantity) FROM {carried} sl WHERE sl.order_line_id = l.id)
         FROM {line} l LEFT JOIN {product} p ON p.id = l.product_id
-        WHERE l.order_id = %s ORDER BY l.id
+        WHERE l.order_id IN ({placeholders}) ORDER BY l.order_id, l.id
     """  # noqa: S608
     with connection.cursor() as cursor:
-        cursor.execute(sql, [order.pk])
+        cursor.execute(sql, list(order_ids))
         rows = cursor.fetchall()
-    return [
-        Item(title=title, quantity=quantity - (shipped or 0), sku=sku, image_url=image or "")
-        for title, sku, quantity, image, shipped in rows
-        if quantity > (shipped or 0)
-    ]
+    found: dict[int, list[Item]] = {}
+    for order_id, title, sku, quantity, image, shipped in rows:
+        if quantity > (shipped or 0):
+            found.setdefault(order_id, []).append(
+                Item(
+                    title=title, quantity=quantity - (shipped or 0), sku=sku, image_url=image or ""
+                )
+            )
+    return found
 
 
 BLOCKS_TTL = 60
@@ -351,33 +368,59 @@ def recommendations(*, order: Order, limit: int = RECOMMENDATIONS) -> list[Recom
     Never a product the customer already bought, nor one out of stock or without a page.
     Cached per order for a quarter of an hour.
     """
-    key = f"trackpage:recs:{order.pk}"
-    cached = cache.get(key)
-    if cached is not None:
-        return [Recommendation(**row) for row in cached]
-    result = _recommended(order=order, limit=limit)
-    cache.set(key, [r.__dict__ for r in result], RECOMMENDATIONS_TTL)
-    return result
+    return recommendations_many(orders=[order], limit=limit)[order.pk]
+
+
+def _recommendations_key(order_id: int) -> str:
+    return f"trackpage:recs:{order_id}"
+
+
+def recommendations_many(
+    *, orders: Sequence[Order], limit: int = RECOMMENDATIONS
+) -> dict[int, list[Recommendation]]:
+    """`recommendations` of many orders, by order id: one cache read and one write for all."""
+    keys = {order.pk: _recommendations_key(order.pk) for order in orders}
+    cached = cache.get_many(list(keys.values())) if keys else {}
+    found: dict[int, list[Recommendation]] = {}
+    computed: dict[str, list[dict[str, str]]] = {}
+    for order in orders:
+        if order.pk in found:
+            continue
+        rows = cached.get(keys[order.pk])
+        if rows is not None:
+            found[order.pk] = [Recommendation(**row) for row in rows]
+            continue
+        found[order.pk] = _recommended(order=order, limit=limit)
+        computed[keys[order.pk]] = [r.__dict__ for r in found[order.pk]]
+    if computed:
+        cache.set_many(computed, RECOMMENDATIONS_TTL)
+    return found
 
 
 def _recommended(*, order: Order, limit: int) -> list[Recommendation]:
     """One query for the bought-together products (with their details), one more to top up only
-    when fewer than `limit` were found. Hand-written SQL: the ORM's compilation of these nested
-    subqueries was most of a cold page's recommendation cost."""
+    when fewer than `limit` were found.
+
+    The figures are precomputed (`commerce.stats`: `CoPurchase`, orders holding two products;
+    `ProductSales`, units sold), so a page reads a few hundred rows instead of aggregating all
+    the merchant's order lines; stock, page URL, category and what the customer bought are
+    read here, from current data. A product's bought-together score is the sum, over the order's
+    products, of the orders holding both (`tests/trackpage/test_recommendations_precomputed.py`
+    checks it against the same ranking computed from the order lines)."""
     q = connection.ops.quote_name
     line, product = q(OrderLine._meta.db_table), q(Product._meta.db_table)
-    orders = q(Order._meta.db_table)
+    orders, together = q(Order._meta.db_table), q(CoPurchase._meta.db_table)
+    sales = q(ProductSales._meta.db_table)
     # Only table names from the models are formatted in.
+    basket = f"SELECT product_id FROM {line} WHERE order_id = %(order)s AND product_id IS NOT NULL"  # noqa: S608
     candidate = f"""
-        FROM {line} l JOIN {product} p ON p.id = l.product_id
-        WHERE l.merchant_id = %(merchant)s AND p.in_stock AND p.url <> ''
-          AND l.product_id NOT IN (
+        p.merchant_id = %(merchant)s AND p.in_stock AND p.url <> ''
+          AND p.id NOT IN (
             SELECT bl.product_id FROM {line} bl JOIN {orders} bo ON bo.id = bl.order_id
-            WHERE bl.merchant_id = %(merchant)s AND bo.customer_id = %(customer)s
+            WHERE bo.merchant_id = %(merchant)s AND bo.customer_id = %(customer)s
               AND bl.product_id IS NOT NULL
           )
     """  # noqa: S608
-    basket = f"SELECT product_id FROM {line} WHERE order_id = %(order)s AND product_id IS NOT NULL"  # noqa: S608
     columns = "p.id, p.title, p.url, p.image_url, p.price, p.currency"
     params: dict[str, Any] = {
         "order": order.pk,
@@ -385,10 +428,14 @@ def _recommended(*, order: Order, limit: int) -> list[Recommendation]:
         "customer": order.customer_id,
         "limit": limit,
     }
+    # Summed over the pairs first (integers only), then joined to the candidates' current rows.
     together_sql = f"""
-        SELECT {columns}, COUNT(DISTINCT l.order_id) AS score {candidate}
-          AND l.order_id IN (SELECT order_id FROM {line} WHERE product_id IN ({basket}))
-        GROUP BY {columns} ORDER BY score DESC, p.id LIMIT %(limit)s
+        SELECT {columns}, t.score FROM (
+            SELECT c.other_id, SUM(c.orders) AS score FROM {together} c
+            WHERE c.product_id IN ({basket}) GROUP BY c.other_id
+        ) t JOIN {product} p ON p.id = t.other_id
+        WHERE {candidate}
+        ORDER BY t.score DESC, p.id LIMIT %(limit)s
     """  # noqa: S608
     with connection.cursor() as cursor:
         cursor.execute(together_sql, params)
@@ -399,12 +446,14 @@ def _recommended(*, order: Order, limit: int) -> list[Recommendation]:
             params |= {f"c{i}": pk for i, pk in enumerate(chosen)}
             placeholders = ", ".join(f"%(c{i})s" for i in range(len(chosen)))
             category_sql = f"""
-                SELECT {columns}, SUM(l.quantity) AS score {candidate}
+                SELECT {columns}, s.quantity AS score
+                FROM {sales} s JOIN {product} p ON p.id = s.product_id
+                WHERE s.merchant_id = %(merchant)s AND {candidate}
                   AND p.category <> '' AND p.id NOT IN ({placeholders})
                   AND p.category IN (
                     SELECT bp.category FROM {product} bp WHERE bp.id IN ({basket})
                   )
-                GROUP BY {columns} ORDER BY score DESC, p.id LIMIT %(left)s
+                ORDER BY score DESC, p.id LIMIT %(left)s
             """  # noqa: S608
             cursor.execute(category_sql, params)
             rows += [row[:6] for row in cursor.fetchall()]

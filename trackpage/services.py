@@ -14,7 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.utils import timezone, translation
+from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from commerce.models import Order
@@ -33,7 +33,6 @@ from trackpage.models import (
     DeliveryRating,
     LinkClick,
     LinkKind,
-    MerchantPageBlock,
     PageView,
     TrackingLinkRevocation,
 )
@@ -487,20 +486,23 @@ def pages_render_ahead(*, merchant_id: int, order_ids: Sequence[int]) -> int:
     if merchant is None or not order_ids:
         return 0
     pages = selectors.tracking_pages_for_orders(merchant=merchant, order_ids=order_ids)
-    due: list[tuple[selectors.TrackingPage, str, list[MerchantPageBlock]]] = []
-    for page in pages:
-        assert page.order is not None
-        for language in render_ahead_languages(merchant=merchant, order=page.order):
-            with translation.override(language):
-                html, blocks, _ = rendering.page_cached(
-                    merchant=merchant, head=page.head(), language=language
-                )
-            if html is None:
-                due.append((page, language, blocks))
+    wanted = [
+        (page, language)
+        for page in pages
+        if page.order is not None
+        for language in render_ahead_languages(merchant=merchant, order=page.order)
+    ]
+    heads = {id(page): page.head() for page in pages}
+    stored, blocks = rendering.pages_stored_many(
+        merchant=merchant, wanted=[(heads[id(page)], language) for page, language in wanted]
+    )
+    due = [
+        (page, language, blocks[language])
+        for page, language in wanted
+        if (heads[id(page)].order_id, language) not in stored
+    ]
     selectors.timelines_load(list({id(page): page for page, _, _ in due}.values()))
-    for page, language, blocks in due:
-        with translation.override(language):
-            rendering.page_store(page, language=language, page_blocks=blocks)
+    rendering.pages_store_many(due)
     return len(due)
 
 

@@ -58,7 +58,18 @@ def send_many(
 
 @receiver(setting_changed)
 def _reset_channels(*, setting: str, **kwargs: object) -> None:
-    if setting in {"NOTIFICATIONS_CHANNELS", "EMAIL_BACKEND", "EMAIL_PORT", "EMAIL_HOST"}:
-        _instances.clear()
-    if setting.startswith(("TWILIO_", "VAPID_")):
-        _instances.clear()
+    if setting in {
+        "NOTIFICATIONS_CHANNELS",
+        "NOTIFICATIONS_EMAIL_CONNECTIONS",
+    } or setting.startswith(("EMAIL_", "TWILIO_", "VAPID_")):
+        channels_reset()
+
+
+def channels_reset() -> None:
+    """Drop the channel instances, closing what they keep open (idle SMTP sessions)."""
+    instances = list(_instances.values())
+    _instances.clear()
+    for instance in instances:
+        close = getattr(instance, "close", None)
+        if close is not None:
+            close()

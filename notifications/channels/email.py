@@ -4,7 +4,6 @@ a file outbox otherwise), one connection per batch."""
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import hmac
 import random
@@ -17,12 +16,15 @@ from email.header import Header
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import formataddr, formatdate, getaddresses
+from functools import lru_cache
 from typing import Any
 
 from anymail.exceptions import AnymailAPIError, AnymailRecipientsRefused
 from django.conf import settings
-from django.core.mail import EmailMultiAlternatives, get_connection
+from django.core.mail import EmailMultiAlternatives
 
+from notifications.channels.smtp_backend import PLAIN_ADDRESS
+from notifications.channels.smtp_sessions import SessionPool
 from notifications.domain import OutgoingMessage, SendResult
 from postpurchase.errors import PermanentIntegrationError, TransientIntegrationError
 
@@ -91,7 +93,17 @@ _ADDRESS_HEADERS = ("From", "To", "Reply-To")
 
 
 def _encoded_addresses(values: list[str]) -> str:
-    return ", ".join(formataddr(pair, charset="utf-8") for pair in getaddresses(values))
+    return ", ".join(_encoded_address(value) for value in values)
+
+
+@lru_cache(maxsize=1024)
+def _encoded_address(value: str) -> str:
+    """One address header value as compat32 writes it; a bare ASCII addr-spec (every shopper's
+    address, normalised at enqueue) is returned as the parser would return it, unparsed, and
+    anything else (a display name, the merchant's sender) is parsed once per process."""
+    if PLAIN_ADDRESS.fullmatch(value):
+        return value
+    return ", ".join(formataddr(pair, charset="utf-8") for pair in getaddresses([value]))
 
 
 def _encoded_text(value: str) -> str | Header:
@@ -223,6 +235,11 @@ class EmailChannel:
 
     def __init__(self, *, name: str = "email") -> None:
         self.name = name
+        self.sessions = SessionPool()
+
+    def close(self) -> None:
+        """Close the SMTP sessions kept open between batches (the registry drops this channel)."""
+        self.sessions.close()
 
     def build(self, message: OutgoingMessage) -> EmailMultiAlternatives:
         from_address = message.from_address or settings.DEFAULT_FROM_EMAIL
@@ -276,11 +293,11 @@ class EmailChannel:
     ) -> list[SendResult | Exception]:
         results: list[SendResult | Exception] = []
         try:
-            connection = get_connection(fail_silently=False)
-            connection.open()
+            connection = self.sessions.checkout()
         except Exception as exc:  # the server is down: every message of the batch waits
             error = classify_email_error(exc)
             return [error for _ in messages]
+        clean = True  # every message got a reply from the server, after which it reset
         try:
             for index, message in enumerate(messages):
                 email = self.build(message)
@@ -289,6 +306,7 @@ class EmailChannel:
                 except Exception as exc:  # classified per message; a dead link fails the rest
                     error = classify_email_error(exc)
                     results.append(error)
+                    clean = clean and _session_still_clean(exc)
                     if isinstance(exc, smtplib.SMTPServerDisconnected | ConnectionError):
                         results.extend(error for _ in messages[index + 1 :])
                         break
@@ -300,8 +318,17 @@ class EmailChannel:
                 results.append(
                     SendResult(provider=self.provider, provider_message_id=str(provider_id))
                 )
+        except BaseException:
+            clean = False
+            raise
         finally:
-            # Closing a connection the server already dropped may fail; nothing is lost.
-            with contextlib.suppress(Exception):
-                connection.close()
+            self.sessions.checkin(connection, clean=clean)
         return results
+
+
+def _session_still_clean(exc: Exception) -> bool:
+    """After a refusal the server answered and smtplib reset the transaction (RSET): the session
+    can carry more messages. A 421 (closing), a timeout or a dropped link leave it unusable."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return True
+    return isinstance(exc, smtplib.SMTPResponseException) and exc.smtp_code != 421

@@ -25,7 +25,7 @@ from django.core.mail.backends import smtp
 
 # An addr-spec the header parser returns unchanged: dot-atom local part, ASCII dot-atom domain.
 _ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
+PLAIN_ADDRESS = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*")
 
 
 class EmailBackend(smtp.EmailBackend):
@@ -34,7 +34,7 @@ class EmailBackend(smtp.EmailBackend):
         self._senders: dict[str, str] = {}
 
     def prep_address(self, address: Any, force_ascii: bool = True) -> str:
-        if isinstance(address, str) and _PLAIN_ADDRESS.fullmatch(address):
+        if isinstance(address, str) and PLAIN_ADDRESS.fullmatch(address):
             return address
         prepped: str = super().prep_address(address, force_ascii)
         return prepped

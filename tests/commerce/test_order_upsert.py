@@ -11,15 +11,9 @@ import pytest
 from django.db import connection
 
 from commerce.errors import InvalidInputError
+from commerce.inputs import AddressInput, CustomerInput, OrderInput, OrderLineInput
 from commerce.models import Customer, Order, OrderLine, OrderStatus, Product
-from commerce.services import (
-    AddressInput,
-    CustomerInput,
-    OrderInput,
-    OrderLineInput,
-    order_cancel,
-    order_upsert,
-)
+from commerce.services import order_cancel, order_upsert
 from postpurchase.errors import DomainError
 from postpurchase.models import DomainEvent
 from tests.factories import ProductFactory

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email
+import os
 import re
 import socket
 from collections.abc import Iterator
@@ -29,6 +30,7 @@ class _Collector(MessageHandler):
         self.received: list[tuple[str, list[str], bytes]] = []
         self.sessions: list[int] = []  # id of the SMTP session (connection) of each message
         self.refuse: set[str] = set()
+        self.noop_reply = "250 OK"
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         if address in self.refuse:
@@ -42,6 +44,9 @@ class _Collector(MessageHandler):
         )
         self.sessions.append(id(session))
         return "250 OK"
+
+    async def handle_NOOP(self, server, session, envelope, arg):  # type: ignore[no-untyped-def]
+        return self.noop_reply
 
     def handle_message(self, message):  # type: ignore[no-untyped-def]  # unused: DATA above
         raise NotImplementedError
@@ -331,3 +336,116 @@ def test_platform_backend_prepares_addresses_as_django_does():
     for bad in ("a@b.example\r\nRCPT TO:<x@y.example>", "a@b.example, c@d.example"):
         with pytest.raises(ValueError, match="Invalid address"):
             ours.prep_address(bad)
+
+
+# --- SMTP sessions kept between batches ---------------------------------------------------------
+
+
+def _send_in_batches(created: list[Message], size: int) -> None:
+    for start in range(0, len(created), size):
+        ids = [m.pk for m in created[start : start + size]]
+        assert messages_send(message_ids=ids).sent == len(ids)
+
+
+def test_the_next_batch_reuses_the_session_of_the_last(
+    smtp_server, merchant_a, shopper, notice, daytime
+):
+    created = _queued_emails(merchant_a, shopper, notice, 15)
+
+    _send_in_batches(created, 5)
+
+    assert len(smtp_server.received) == 15
+    assert len(set(smtp_server.sessions)) == 1  # one connection, one greeting and EHLO
+
+
+def test_a_session_that_stopped_answering_is_replaced_before_a_message(
+    smtp_server, merchant_a, shopper, notice, daytime
+):
+    created = _queued_emails(merchant_a, shopper, notice, 10)
+    _send_in_batches(created[:5], 5)
+    smtp_server.noop_reply = "421 closing"  # the kept session no longer answers NOOP with 250
+
+    _send_in_batches(created[5:], 5)
+
+    assert len(smtp_server.received) == 10  # nothing lost, nothing sent twice
+    assert len(set(smtp_server.sessions)) == 2
+    assert smtp_server.sessions[5:] == [smtp_server.sessions[5]] * 5  # all on the new one
+    sent = Message.objects.filter(pk__in=[m.pk for m in created], status=MessageStatus.SENT)
+    assert sent.count() == 10
+
+
+def test_a_session_idle_past_its_reuse_time_is_closed_not_reused(
+    smtp_server, merchant_a, shopper, notice, daytime, monkeypatch
+):
+    monkeypatch.setattr("notifications.channels.smtp_sessions.IDLE_REUSE_SECONDS", 0.0)
+    created = _queued_emails(merchant_a, shopper, notice, 10)
+
+    _send_in_batches(created, 5)
+
+    assert len(set(smtp_server.sessions)) == 2
+
+
+def test_a_refused_recipient_leaves_the_session_usable(
+    smtp_server, merchant_a, shopper, notice, daytime
+):
+    smtp_server.refuse = {"shopper2@example.com"}
+    created = _queued_emails(merchant_a, shopper, notice, 10)
+    first = messages_send(message_ids=[m.pk for m in created[:5]])
+    assert (first.sent, first.failed) == (4, 1)
+
+    _send_in_batches(created[5:], 5)
+
+    assert len(set(smtp_server.sessions)) == 1
+
+
+def test_a_dropped_link_is_closed_not_kept(smtp_server, merchant_a, shopper, notice, daytime):
+    from notifications.channels import channel_for
+
+    channel = channel_for("email")
+    created = _queued_emails(merchant_a, shopper, notice, 6)
+    _send_in_batches(created[:3], 3)
+    (kept,) = [backend for _, backend in channel.sessions._idle]  # type: ignore[attr-defined]
+    kept.connection.sock.shutdown(socket.SHUT_RDWR)  # the link dies while idle
+
+    _send_in_batches(created[3:], 3)
+
+    assert len(set(smtp_server.sessions)) == 2
+    assert len(smtp_server.received) == 6
+
+
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
+def test_a_forked_child_lets_go_of_the_parent_sessions(
+    smtp_server, merchant_a, shopper, notice, daytime
+):
+    from notifications.channels import channel_for
+
+    channel = channel_for("email")
+    created = _queued_emails(merchant_a, shopper, notice, 6)
+    _send_in_batches(created[:3], 3)
+    assert len(channel.sessions) == 1  # type: ignore[attr-defined]
+
+    pid = os.fork()
+    if pid == 0:  # the child: no session of the parent's, and the parent's socket left open
+        os._exit(0 if len(channel.sessions) == 0 else 1)  # type: ignore[attr-defined]
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+    _send_in_batches(created[3:], 3)  # the parent's session still works
+    assert len(set(smtp_server.sessions)) == 1
+
+
+def test_address_headers_are_written_as_the_parser_writes_them():
+    from email.utils import formataddr, getaddresses
+
+    from notifications.channels.email import _encoded_address
+
+    for address in (
+        "shopper1@bench.example",
+        "first.last+tag@mail.example.co.jp",
+        "o'brien@example.com",
+        "Aurora Outfitters <hello@aurora.example>",
+        '"Last, First" <a@b.example>',
+        "山田 <hanako@example.jp>",
+    ):
+        expected = ", ".join(formataddr(p, charset="utf-8") for p in getaddresses([address]))
+        assert _encoded_address(address) == expected

@@ -8,9 +8,34 @@ import pytest
 from django.core import mail
 from django.db import connections
 
-from notifications.models import Channel, Message, MessageEvent, MessageStatus, TriggerToggle
+from notifications.consent import contact_opt_out
+from notifications.models import (
+    Channel,
+    ConsentSource,
+    Message,
+    MessageEvent,
+    MessageStatus,
+    TriggerToggle,
+)
 from notifications.sending import messages_send
 from notifications.services import NotificationRequest, notifications_enqueue_many
+
+
+def _email_only_requests(merchant, shopper, notice, prefix: str, count: int):  # type: ignore[no-untyped-def]
+    """`count` delivered notifications to s<n>@example.com, email the only channel on."""
+    for channel in (Channel.SMS, Channel.PUSH):
+        TriggerToggle.objects.create(
+            merchant=merchant, trigger="delivered", channel=channel, enabled=False
+        )
+    return [
+        NotificationRequest(
+            trigger="delivered",
+            recipient=type(shopper)(**{**shopper.__dict__, "email": f"s{n}@example.com"}),
+            context=notice,
+            event_id=f"{prefix}:{n}",
+        )
+        for n in range(count)
+    ]
 
 
 @pytest.mark.postgres
@@ -18,19 +43,7 @@ from notifications.services import NotificationRequest, notifications_enqueue_ma
 def test_racing_send_tasks_send_each_message_once(
     merchant_a, shopper, notice, daytime, monkeypatch
 ):
-    for channel in (Channel.SMS, Channel.PUSH):
-        TriggerToggle.objects.create(
-            merchant=merchant_a, trigger="delivered", channel=channel, enabled=False
-        )
-    requests = [
-        NotificationRequest(
-            trigger="delivered",
-            recipient=type(shopper)(**{**shopper.__dict__, "email": f"s{n}@example.com"}),
-            context=notice,
-            event_id=f"race:{n}",
-        )
-        for n in range(30)
-    ]
+    requests = _email_only_requests(merchant_a, shopper, notice, "race", 30)
     # Left queued (as if the broker had been down), then eight send tasks race for them.
     monkeypatch.setattr("notifications.services.dispatch_send", lambda message_ids: None)
     ids = [m.pk for m in notifications_enqueue_many(merchant=merchant_a, requests=requests)]
@@ -63,3 +76,35 @@ def test_racing_send_tasks_send_each_message_once(
     assert set(rows.values_list("status", flat=True)) == {MessageStatus.SENT}
     assert set(rows.values_list("attempts", flat=True)) == {1}
     assert MessageEvent.objects.filter(message_id__in=ids, type="sent").count() == 30
+
+
+@pytest.mark.django_db
+def test_a_send_batch_ledgers_each_outcome_once_with_its_details(
+    merchant_a, shopper, notice, daytime, monkeypatch
+):
+    requests = _email_only_requests(merchant_a, shopper, notice, "ledger", 5)
+    monkeypatch.setattr("notifications.services.dispatch_send", lambda message_ids: None)
+    ids = [m.pk for m in notifications_enqueue_many(merchant=merchant_a, requests=requests)]
+    # A STOP between queueing and sending: that one is suppressed, the others sent.
+    contact_opt_out(
+        merchant=merchant_a,
+        channel=Channel.EMAIL,
+        address="s3@example.com",
+        source=ConsentSource.UNSUBSCRIBE_LINK,
+    )
+
+    summary = messages_send(message_ids=ids)
+
+    assert (summary.sent, summary.suppressed) == (4, 1)
+    for message in Message.objects.filter(pk__in=ids):
+        events = list(message.events.values_list("type", "detail", "occurred_at", "merchant_id"))
+        if message.to_address == "s3@example.com":
+            assert message.status == MessageStatus.SUPPRESSED
+            assert [e[0] for e in events] == ["queued", "suppressed"]
+            assert events[1][1] == message.status_reason
+            continue
+        assert message.status == MessageStatus.SENT
+        assert message.provider == "email"
+        assert message.provider_message_id.startswith("<n")
+        assert events[0][0] == "queued"
+        assert events[1:] == [("sent", message.provider_message_id, message.sent_at, merchant_a.pk)]

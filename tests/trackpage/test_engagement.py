@@ -9,13 +9,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from django.core import signing
 
-from commerce.services import (
-    AddressInput,
-    CustomerInput,
-    OrderInput,
-    OrderLineInput,
-    order_upsert,
-)
+from commerce.inputs import AddressInput, CustomerInput, OrderInput, OrderLineInput
+from commerce.services import order_upsert
 from tests.factories import OrderFactory
 from tests.trackpage.conftest import add_events, page_url
 from trackpage import links

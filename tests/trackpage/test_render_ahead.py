@@ -11,7 +11,8 @@ import pytest
 from django.core.cache import cache
 from django.core.management import call_command
 
-from commerce.services import AddressInput, CustomerInput, OrderInput, OrderLineInput, order_upsert
+from commerce.inputs import AddressInput, CustomerInput, OrderInput, OrderLineInput
+from commerce.services import order_upsert
 from tests.factories import OrderFactory, ShipmentFactory
 from tests.tracking.ingest_helpers import scan
 from tests.trackpage.conftest import add_events, page_url

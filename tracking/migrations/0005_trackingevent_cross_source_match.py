@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('postpurchase', '0001_initial'),
-        ('tracking', '0003_trackingevent_shipment_index_redundant'),
+        ('tracking', '0004_trackingevent_one_composite_foreign_key'),
     ]
 
     operations = [
