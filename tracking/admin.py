@@ -14,6 +14,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
+from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.translation import gettext_lazy as _
 from unfold.admin import TabularInline
@@ -110,6 +111,11 @@ class TrackingEventInline(TabularInline):
     fields = ["occurred_at", "status", "reason", "carrier_code", "carrier_text", "city", "country"]
     readonly_fields = fields
     ordering = ["-occurred_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[TrackingEvent]:
+        # The timeline the shopper sees: an aggregator's report matched to the carrier's own
+        # row is not shown twice.
+        return super().get_queryset(request).filter(duplicate_of__isnull=True)
 
     def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False

@@ -163,7 +163,8 @@ class InboundWebhookOpsAdmin(OpsModelAdmin):
 
 
 class TimelineInline(OpsTabularInline):
-    """The shipment's carrier timeline, newest first."""
+    """The shipment's carrier timeline, newest first, with the aggregator reports that were
+    matched to the carrier's own (`duplicate of`: not shown to shoppers)."""
 
     model = TrackingEvent
     fields = [
@@ -178,6 +179,8 @@ class TimelineInline(OpsTabularInline):
         "country",
         "mapped",
         "source",
+        "origin",
+        "duplicate_of",
         "received_at",
     ]
     readonly_fields = fields
@@ -216,9 +219,21 @@ class ShipmentOpsAdmin(OpsModelAdmin):
             .annotate(n=Count("id"))
             .order_by("carrier", "status")
         )
+        # An aggregator's report matched to the carrier's own (tracking.scan_matching).
+        matches = (
+            TrackingEvent.objects.filter(duplicate_of__isnull=False)
+            .values("carrier")
+            .annotate(matched=Count("id"))
+            .order_by("carrier")
+        )
         return super().changelist_view(
             request,
-            {**(extra_context or {}), "counts_title": _("Shipments by carrier"), "counts": counts},
+            {
+                **(extra_context or {}),
+                "counts_title": _("Shipments by carrier"),
+                "counts": counts,
+                "more_counts": [(_("Cross-source matches per carrier"), matches)],
+            },
         )
 
 

@@ -36,9 +36,10 @@ from postpurchase.models import Merchant
 from tracking.domain import ExceptionReason, Location, ParsedEvent, ShipmentStatus
 from tracking.import_staging import StagedRow, StageOutcome, stage_and_insert
 from tracking.ingest import shipment_identify
-from tracking.models import EventSource, Shipment, TrackingEvent
+from tracking.models import EventSource, ScanOrigin, Shipment, TrackingEvent
 from tracking.normalisation import shipments_rederive
 from tracking.scan_keys import parsed_event_key, scan_key_of
+from tracking.scan_matching import match_key_for
 from tracking.services import tracking_number_normalise
 from tracking.tracking_numbers import carrier_slug
 
@@ -58,6 +59,7 @@ COLUMNS = (
     "country",
     "estimated_delivery",
     "ship_date",
+    "origin",
 )
 REQUIRED = ("tracking_number", "occurred_at", "status")
 _TRUE = {"1", "true", "yes", "y", "t"}
@@ -66,6 +68,8 @@ _ACTION = {**dict.fromkeys(_TRUE, True), **dict.fromkeys(_FALSE, False)}
 _STATUSES = frozenset(ShipmentStatus)
 _STATUS_VALUE = {str(s): str(s) for s in ShipmentStatus}
 _REASON_VALUE = {str(r): str(r) for r in ExceptionReason}
+# Who reported the scan (matched across sources, tracking.scan_matching); the carrier by default.
+_ORIGIN_VALUE = {"": ScanOrigin.CARRIER, **{o.name.lower(): o for o in ScanOrigin}}
 MAX_REJECTIONS_KEPT = 1000
 PROGRESS_EVERY = 1000  # rows between progress callbacks
 
@@ -76,10 +80,10 @@ class RowError(ValueError):
 
 # One validated row: (line, merchant slug, ship date or None, carrier ("" when not given),
 # number, carrier time, status, reason, action required, code, text, city, region, postcode,
-# country, carrier ETA or None).
+# country, carrier ETA or None, origin).
 Row = tuple[
     int, str, date | None, str, str, datetime, str, str, bool, str, str, str, str, str, str,
-    datetime | None,
+    datetime | None, int,
 ]  # fmt: skip
 
 
@@ -89,6 +93,7 @@ class ImportRow:
     merchant_slug: str
     event: ParsedEvent
     ship_date: date | None
+    origin: int = ScanOrigin.CARRIER
 
 
 @dataclass
@@ -100,6 +105,7 @@ class ImportSummary:
     rejections: list[tuple[int, str]] = field(default_factory=list)
     shipments_touched: int = 0
     status_changes: int = 0
+    matched: int = 0  # rows found to be another source's report of a scan (one event shown)
 
     def reject(self, line: int, reason: str) -> None:
         self.rejected += 1
@@ -138,7 +144,7 @@ def _country(raw: str) -> str:
 def parse_row(values: Sequence[str], line: int, default_merchant: str) -> Row:
     """One input row (strings in COLUMNS order) validated, or RowError naming the bad field."""
     (merchant, carrier, number, occurred, status_raw, code, text, reason_raw, action_raw, city,
-     region, postcode, country, eta, ship) = [v.strip() for v in values]  # fmt: skip
+     region, postcode, country, eta, ship, origin_raw) = [v.strip() for v in values]  # fmt: skip
     if not (number and occurred and status_raw):
         given = {"tracking_number": number, "occurred_at": occurred, "status": status_raw}
         raise RowError(f"missing {', '.join(c for c in REQUIRED if not given[c])}")
@@ -154,6 +160,9 @@ def parse_row(values: Sequence[str], line: int, default_merchant: str) -> Row:
     action = _ACTION.get(action_raw.lower())
     if action is None:
         raise RowError(f"action_required: {action_raw!r} is not true/false")
+    origin = _ORIGIN_VALUE.get(origin_raw.lower())
+    if origin is None:
+        raise RowError(f"origin: {origin_raw!r} is not carrier, aggregator or other")
     ship_date = None
     if ship:
         try:
@@ -177,6 +186,7 @@ def parse_row(values: Sequence[str], line: int, default_merchant: str) -> Row:
         postcode,
         _country(country),
         _time(eta, "estimated_delivery") if eta else None,
+        origin,
     )
 
 
@@ -293,15 +303,15 @@ class _Importer:
             if not rows:
                 return
             self.settle()  # one connection writes at a time
-        matched = self._match([ImportRow(r[0], r[1], _event(r), r[2]) for r in rows])
-        records: list[tuple[int, int, str, ParsedEvent]] = []
+        matched = self._match([ImportRow(r[0], r[1], _event(r), r[2], r[16]) for r in rows])
+        records: list[tuple[int, int, str, ParsedEvent, int]] = []
         for merchant_id, shipment, row in matched:
             key = parsed_event_key(row.event)
             if (shipment.pk, key) in self.seen:
                 self.summary.duplicate += 1
                 continue
             self.seen.add((shipment.pk, key))
-            records.append((merchant_id, shipment.pk, key, row.event))
+            records.append((merchant_id, shipment.pk, key, row.event, row.origin))
         inserted = _insert(records)
         self.summary.accepted += len(inserted)
         self.summary.duplicate += len(records) - len(inserted)
@@ -321,11 +331,12 @@ class _Importer:
                 continue
             by_line[row[0]] = row
             (line, _, ship_date, carrier, number, at, status, reason, action, code, text, city,
-             region, postcode, country, eta) = row  # fmt: skip
+             region, postcode, country, eta, origin) = row  # fmt: skip
             key = scan_key_of(carrier, number, at, code, city, region, postcode, country)
+            match = match_key_for(origin, at, status, city[:100], postcode[:20], country)
             staged.append(
                 (line, ship_date, merchant, key, carrier, number, at, status, reason, action,
-                 code, text, city[:100], region[:100], postcode[:20], country, eta)
+                 code, text, city[:100], region[:100], postcode[:20], country, eta, origin, match)
             )  # fmt: skip
         if not staged:
             return
@@ -400,14 +411,14 @@ def _identify(candidates: list[Shipment], row: ImportRow) -> Shipment | None:
     )
 
 
-def _insert(records: list[tuple[int, int, str, ParsedEvent]]) -> list[tuple[int, str]]:
+def _insert(records: list[tuple[int, int, str, ParsedEvent, int]]) -> list[tuple[int, str]]:
     """Write new events; the (shipment id, key) of those actually inserted."""
     if not records:
         return []
     now = timezone.now()
     if connection.vendor == "postgresql":
         return _insert_copy(records, now)
-    keys = {key for _, _, key, _ in records}
+    keys = {r[2] for r in records}
     existing = set(
         TrackingEvent.objects.filter(
             shipment_id__in={r[1] for r in records}, dedupe_key__in=keys
@@ -420,8 +431,8 @@ def _insert(records: list[tuple[int, int, str, ParsedEvent]]) -> list[tuple[int,
     return [(r[1], r[2]) for r in fresh]
 
 
-def _model(record: tuple[int, int, str, ParsedEvent], now: datetime) -> TrackingEvent:
-    merchant_id, shipment_id, key, event = record
+def _model(record: tuple[int, int, str, ParsedEvent, int], now: datetime) -> TrackingEvent:
+    merchant_id, shipment_id, key, event, origin = record
     loc = event.location
     return TrackingEvent(
         merchant_id=merchant_id,
@@ -444,6 +455,15 @@ def _model(record: tuple[int, int, str, ParsedEvent], now: datetime) -> Tracking
         estimated_delivery=event.estimated_delivery,
         source=EventSource.IMPORT,
         received_at=now,
+        origin=origin,
+        match_key=_match_key(event, origin),
+    )
+
+
+def _match_key(event: ParsedEvent, origin: int) -> int | None:
+    loc = event.location
+    return match_key_for(
+        origin, event.occurred_at, event.status, loc.city[:100], loc.postcode[:20], loc.country
     )
 
 
@@ -468,11 +488,13 @@ _COPY_COLUMNS = (
     "estimated_delivery",
     "source",
     "received_at",
+    "origin",
+    "match_key",
 )
 
 
 def _insert_copy(
-    records: list[tuple[int, int, str, ParsedEvent]], now: datetime
+    records: list[tuple[int, int, str, ParsedEvent, int]], now: datetime
 ) -> list[tuple[int, str]]:
     columns = ", ".join(_COPY_COLUMNS)
     with transaction.atomic(), connection.cursor() as cursor:
@@ -482,7 +504,7 @@ def _insert_copy(
         )
         raw = cursor.cursor  # the psycopg cursor underneath Django's wrapper
         with raw.copy(f"COPY tracking_event_import ({columns}) FROM STDIN") as copy:
-            for merchant_id, shipment_id, key, event in records:
+            for merchant_id, shipment_id, key, event, origin in records:
                 loc = event.location
                 copy.write_row(
                     (
@@ -506,6 +528,8 @@ def _insert_copy(
                         event.estimated_delivery,
                         EventSource.IMPORT.value,
                         now,
+                        origin,
+                        _match_key(event, origin),
                     )
                 )
         cursor.execute(
@@ -539,9 +563,9 @@ def import_tracking_events(
         importer.close()
     summary.shipments_touched = len(importer.touched)
     # Synchronous commits: they also make the batches' (asynchronous) commits durable.
-    summary.status_changes = shipments_rederive(
-        new_event_counts=dict(importer.touched), publish=publish
-    )
+    rederived = shipments_rederive(new_event_counts=dict(importer.touched), publish=publish)
+    summary.status_changes = rederived.status_changes
+    summary.matched = rederived.matched
     return summary
 
 

@@ -43,6 +43,8 @@ class EventRow(NamedTuple):
     estimated_delivery: datetime | None
     source: str
     received_at: datetime
+    origin: int
+    match_key: int | None
 
 
 _COLUMNS = ", ".join(EventRow._fields)

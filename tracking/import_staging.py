@@ -45,12 +45,14 @@ STAGE_COLUMNS = (
     ("postcode", "text"),
     ("country", "text"),
     ("estimated_delivery", "timestamptz"),
+    ("origin", "smallint"),
+    ("match_key", "bigint"),
 )
 _STAGED = ", ".join(name for name, _ in STAGE_COLUMNS)
 _EVENT_COPIED = (
     "merchant_id, dedupe_key, carrier, tracking_number, occurred_at, status, reason,"
     " action_required, carrier_code, carrier_text, city, region, postcode, country,"
-    " estimated_delivery"
+    " estimated_delivery, origin, match_key"
 )
 _INSERT = f"""
 WITH m AS MATERIALIZED (
@@ -83,10 +85,11 @@ UNION ALL SELECT 'unmatched', st.line, 0 FROM {STAGE} AS st
 """  # noqa: S608 - fixed table and column names
 
 # One staged row: (line, ship date or None, merchant id, scan key, carrier, number, carrier time,
-# status, reason, action required, code, text, city, region, postcode, country, carrier ETA).
+# status, reason, action required, code, text, city, region, postcode, country, carrier ETA,
+# origin, match key or None).
 StagedRow = tuple[
     int, date | None, int, str, str, str, datetime, str, str, bool, str, str, str, str, str, str,
-    datetime | None,
+    datetime | None, int, int | None,
 ]  # fmt: skip
 
 

@@ -33,11 +33,13 @@ from tracking.models import (
     EventSource,
     InboundWebhook,
     InboundWebhookState,
+    ScanOrigin,
     Shipment,
     WebhookSource,
 )
 from tracking.normalisation import ShipmentEvents, shipments_record_events
 from tracking.scan_keys import parsed_event_key
+from tracking.scan_matching import origin_of_kind
 from tracking.services import tracking_number_normalise
 from tracking.tracking_numbers import candidate_carriers, carrier_slug
 
@@ -190,6 +192,7 @@ class _Prepared:
     carrier: str
     number: str
     events: list[ParsedEvent]
+    origin: ScanOrigin = ScanOrigin.OTHER
     shipment: Shipment | None = None
     keys: list[str] = field(default_factory=list)
 
@@ -287,7 +290,13 @@ def _prepare(hook: InboundWebhook) -> _Prepared:
     number = tracking_number_normalise(number or "")
     if not number:
         raise IngestError("the payload names no tracking number")
-    return _Prepared(hook, carrier_slug(carrier) if carrier else "", number, list(events))
+    return _Prepared(
+        hook,
+        carrier_slug(carrier) if carrier else "",
+        number,
+        list(events),
+        origin_of_kind(adapter.kind),
+    )
 
 
 def _candidate_carriers(number: str) -> list[str]:
@@ -408,7 +417,7 @@ def _record(items: Sequence[_Prepared]) -> BatchOutcome:
     with transaction.atomic():
         results = shipments_record_events(
             batch=[
-                ShipmentEvents(item.shipment, item.events, EventSource.WEBHOOK)
+                ShipmentEvents(item.shipment, item.events, EventSource.WEBHOOK, item.origin)
                 for item in items
                 if item.shipment is not None
             ]

@@ -120,8 +120,24 @@ class EventSource(models.TextChoices):
     API = "api", _("API")
 
 
+class ScanOrigin(models.IntegerChoices):
+    """Who reported a scan: the carrier itself, an aggregator relaying it, or anyone else.
+
+    Only a carrier's and an aggregator's report of the same scan are matched across sources
+    (`tracking.scan_matching`); other origins (a store, our generic format) never are.
+    """
+
+    OTHER = 0, _("Other")
+    CARRIER = 1, _("Carrier")
+    AGGREGATOR = 2, _("Aggregator")
+
+
 class TrackingEvent(TenantModel):
-    """One carrier scan in our terms, kept once per shipment (see `tracking.normalisation`)."""
+    """One carrier scan in our terms, kept once per shipment (see `tracking.normalisation`).
+
+    A row with `duplicate_of` set is an aggregator's report of a scan the carrier also reported
+    (the other row): kept so a re-delivery is recognised by its key, left out of the timeline.
+    """
 
     # Integrity on PostgreSQL is ONE composite foreign key, (shipment_id, merchant_id) ->
     # tracking_shipment (id, merchant_id) (tracking migration 0004), so the shipment
@@ -164,6 +180,22 @@ class TrackingEvent(TenantModel):
     estimated_delivery = models.DateTimeField(null=True, blank=True)
     source = models.CharField(max_length=10, choices=EventSource.choices)
     received_at = models.DateTimeField(help_text=_("When the platform learnt of the scan."))
+    # No CHECK (a Positive… field would add one, validated by a scan of the whole table).
+    origin = models.SmallIntegerField(
+        choices=ScanOrigin.choices, default=ScanOrigin.OTHER, db_default=ScanOrigin.OTHER
+    )
+    # 64-bit hash of UTC minute, status and normalised place (tracking.scan_matching); set for
+    # carrier and aggregator scans only.
+    match_key = models.BigIntegerField(null=True, blank=True)
+    duplicate_of = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        db_index=False,
+        related_name="+",
+        help_text=_("The carrier's own report of this same scan (this one is not shown)."),
+    )
 
     class Meta:
         constraints = [
@@ -173,6 +205,12 @@ class TrackingEvent(TenantModel):
         ]
         indexes = [
             models.Index(fields=["shipment", "occurred_at"], name="tracking_event_timeline_idx"),
+            # Few rows are matched: a partial index keeps inserts of the rest free of it.
+            models.Index(
+                fields=["duplicate_of"],
+                condition=models.Q(duplicate_of__isnull=False),
+                name="tracking_event_duplicate_idx",
+            ),
         ]
         ordering = ["occurred_at", "id"]
 

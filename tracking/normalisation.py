@@ -27,8 +27,9 @@ from tracking.event_rows import (
     event_rows_insert_new,
     unmapped_codes_count,
 )
-from tracking.models import EventSource, Shipment, TrackingEvent
+from tracking.models import EventSource, ScanOrigin, Shipment, TrackingEvent
 from tracking.scan_keys import parsed_event_key
+from tracking.scan_matching import ScanFacts, match_key_for, pair_scans
 from tracking.scheduling import next_check_at
 
 # Tie-break for scans stamped with the same carrier time: the further milestone wins.
@@ -119,6 +120,7 @@ class ShipmentEvents:
     shipment: Shipment
     events: Sequence[ParsedEvent]
     source: EventSource = EventSource.WEBHOOK
+    origin: ScanOrigin = ScanOrigin.OTHER  # carrier and aggregator scans match across sources
 
 
 @dataclass(frozen=True)
@@ -129,6 +131,7 @@ class RecordResult:
     status_changed: bool
     status: str
     new_keys: frozenset[str] = frozenset()
+    matched: int = 0  # scans found to be another source's report of a scan already shown
 
 
 def derive_state(events: Iterable[EventFacts]) -> DerivedState:
@@ -228,26 +231,50 @@ def shipments_record_events(*, batch: Sequence[ShipmentEvents]) -> list[RecordRe
         new_rows = event_rows_insert_new(incoming)
         unmapped_codes_count(new_rows)
         touched = {row.shipment_id for row in new_rows}
-        changes = _apply_derived_states(locked, touched, now)
-        _publish(locked, new_rows, changes)
+        derived = _apply_derived_states(locked, touched, now)
+        shown = _shown_new_rows(new_rows, derived.links)
+        _publish(locked, shown, derived.changes)
     received: dict[int, int] = defaultdict(int)
     for item in batch:
         received[item.shipment.pk] += len(item.events)
     fresh: dict[int, set[str]] = defaultdict(set)
-    for row in new_rows:
+    for row in shown:
         fresh[row.shipment_id].add(row.dedupe_key)
     return [
         RecordResult(
             shipment_id=pk,
             received=received[pk],
             new_events=len(fresh[pk]),
-            status_changed=pk in changes,
+            status_changed=pk in derived.changes,
             status=locked[pk].status,
             new_keys=frozenset(fresh[pk]),
+            matched=len(derived.links.get(pk, {})),
         )
         for pk in ids
         if pk in locked
     ]
+
+
+def _shown_new_rows(new_rows: list[EventRow], links: dict[int, dict[int, int]]) -> list[EventRow]:
+    """The new rows that are new timeline events: not an aggregator's report of a scan the
+    carrier's row shows, nor a carrier's row that took the place of an aggregator's shown one."""
+    if not links:
+        return new_rows
+    linked = [row_id for pairs in links.values() for pair in pairs.items() for row_id in pair]
+    keys = {
+        pk: (shipment_id, key)
+        for pk, shipment_id, key in TrackingEvent.objects.filter(pk__in=linked).values_list(
+            "pk", "shipment_id", "dedupe_key"
+        )
+    }
+    new = {(row.shipment_id, row.dedupe_key) for row in new_rows}
+    hidden: set[tuple[int, str]] = set()
+    for pairs in links.values():
+        for aggregator_id, carrier_id in pairs.items():
+            hidden.add(keys[aggregator_id])
+            if keys[aggregator_id] not in new:
+                hidden.add(keys[carrier_id])  # replaces an event already shown
+    return [row for row in new_rows if (row.shipment_id, row.dedupe_key) not in hidden]
 
 
 def _incoming_rows(
@@ -258,11 +285,13 @@ def _incoming_rows(
         shipment = locked.get(item.shipment.pk)
         if shipment is None:
             continue
+        origin = item.origin
         for event in item.events:
             key = (shipment.pk, parsed_event_key(event))
             if key in rows:
                 continue
             loc = event.location
+            country = loc.country[:2].upper()
             rows[key] = EventRow(
                 merchant_id=shipment.merchant_id,
                 shipment_id=shipment.pk,
@@ -278,12 +307,21 @@ def _incoming_rows(
                 city=loc.city[:100],
                 region=loc.region[:100],
                 postcode=loc.postcode[:20],
-                country=loc.country[:2].upper(),
+                country=country,
                 mapped=event.mapped,
                 mapping_version=event.mapping_version[:32],
                 estimated_delivery=event.estimated_delivery,
                 source=str(item.source),
                 received_at=now,
+                origin=origin,
+                match_key=match_key_for(
+                    origin,
+                    event.occurred_at,
+                    event.status,
+                    loc.city[:100],
+                    loc.postcode[:20],
+                    country,
+                ),
             )
     return rows
 
@@ -294,21 +332,36 @@ class _Change:
     derived: DerivedState
 
 
+@dataclass(frozen=True)
+class _DerivedPass:
+    changes: dict[int, _Change]  # the status changes to publish, by shipment
+    links: dict[int, dict[int, int]]  # cross-source matches made now: {aggregator: carrier row}
+
+
 def _apply_derived_states(
     locked: dict[int, Shipment], touched: set[int], now: datetime
-) -> dict[int, _Change]:
-    """Re-derive the touched shipments from all their events and save what moved."""
+) -> _DerivedPass:
+    """Match the touched shipments' scans across sources, re-derive them from their shown
+    events and save what moved.
+
+    A change that only a carrier's row taking an aggregator's place brings (the same scan, a
+    richer reason) is saved but not published: what the aggregator's report said was published
+    already, and the same scan must not notify twice.
+    """
     if not touched:
-        return {}
+        return _DerivedPass({}, {})
+    links = _match_across_sources(touched)
     states = derived_states(touched)
+    unswapped = _derived_without_matches(links)
     changes: dict[int, _Change] = {}
     dirty: list[Shipment] = []
     for pk in sorted(touched):
         shipment = locked[pk]
         derived = states[pk]
+        without_matches = unswapped.get(pk)
         before = (shipment.status, shipment.status_reason, shipment.action_required)
         after = (derived.status, derived.reason, derived.action_required)
-        if after != before:
+        if after != before and (without_matches is None or _outcome(without_matches) != before):
             changes[pk] = _Change(before, derived)
             shipment.status_changed_at = now
         shipment.status, shipment.status_reason, shipment.action_required = after
@@ -323,7 +376,72 @@ def _apply_derived_states(
         shipment.updated_at = now
         dirty.append(shipment)
     derived_states_save(dirty)
-    return changes
+    return _DerivedPass(changes, links)
+
+
+def _outcome(derived: DerivedState) -> tuple[str, str, bool]:
+    return (derived.status, derived.reason, derived.action_required)
+
+
+_BOTH_ORIGINS = ScanOrigin.CARRIER | ScanOrigin.AGGREGATOR
+
+
+def _match_across_sources(touched: set[int]) -> dict[int, dict[int, int]]:
+    """Pair the carrier's and the aggregators' reports of the same scans of the touched
+    shipments and store the links: {shipment: {aggregator row: carrier row}} made now."""
+    scans: dict[int, list[ScanFacts]] = defaultdict(list)
+    origins: dict[int, int] = defaultdict(int)
+    rows = TrackingEvent.objects.filter(
+        shipment_id__in=touched, match_key__isnull=False
+    ).values_list("shipment_id", "id", "origin", "match_key", "duplicate_of_id")
+    for shipment_id, row_id, origin, key, duplicate_of in rows:
+        origins[shipment_id] |= origin
+        scans[shipment_id].append(ScanFacts(row_id, origin, key, duplicate_of))
+    links: dict[int, dict[int, int]] = {}
+    for pk, seen in origins.items():
+        if seen == _BOTH_ORIGINS:
+            found = pair_scans(scans[pk])
+            if found:
+                links[pk] = found
+    if links:
+        _links_save([pair for pairs in links.values() for pair in pairs.items()])
+    return links
+
+
+def _links_save(pairs: list[tuple[int, int]]) -> None:
+    """Point each aggregator row at the carrier row that shows its scan (one statement)."""
+    if connection.vendor != "postgresql":
+        TrackingEvent.objects.bulk_update(
+            [
+                TrackingEvent(pk=aggregator, duplicate_of_id=carrier)
+                for aggregator, carrier in pairs
+            ],
+            ["duplicate_of"],
+        )
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE tracking_trackingevent AS e SET duplicate_of_id = v.carrier"
+            " FROM unnest(%s::bigint[], %s::bigint[]) AS v(aggregator, carrier)"
+            " WHERE e.id = v.aggregator",
+            [[a for a, _ in pairs], [c for _, c in pairs]],
+        )
+
+
+def _derived_without_matches(links: dict[int, dict[int, int]]) -> dict[int, DerivedState]:
+    """The shipments where matches were made now, derived as they would be had the aggregators'
+    rows kept their place instead of the carrier's rows that matched them."""
+    if not links:
+        return {}
+    facts: dict[int, list[EventFacts]] = defaultdict(list)
+    rows = TrackingEvent.objects.filter(shipment_id__in=links).values_list(
+        "shipment_id", "occurred_at", "status", "reason", "action_required", "id", "duplicate_of_id"
+    )
+    for shipment_id, occurred_at, status, reason, action, row_id, duplicate_of in rows:
+        pairs = links[shipment_id]
+        if row_id in pairs or (duplicate_of is None and row_id not in pairs.values()):
+            facts[shipment_id].append(EventFacts(occurred_at, status, reason, action, row_id))
+    return {pk: derive_state(facts[pk]) for pk in links}
 
 
 _NO_EVENTS = derive_state(())
@@ -401,7 +519,7 @@ WITH keyed AS (
                  e.id] AS k,
            {_STAGE_RANK_SQL} AS stage_rank
     FROM tracking_trackingevent AS e
-    WHERE e.shipment_id = ANY(%(ids)s)
+    WHERE e.shipment_id = ANY(%(ids)s) AND e.duplicate_of_id IS NULL
 ), ev AS (
     SELECT keyed.*,
            max(k) FILTER (WHERE status = 'returning_to_sender')
@@ -432,9 +550,10 @@ LEFT JOIN tracking_trackingevent AS fd ON fd.id = a.first_delivered[2]
 def _event_facts(shipment_ids: set[int]) -> dict[int, list[EventFacts]]:
     """What derivation needs of every event of the shipments (the fold outside PostgreSQL)."""
     facts: dict[int, list[EventFacts]] = defaultdict(list)
-    rows = TrackingEvent.objects.filter(shipment_id__in=shipment_ids).values_list(
-        "shipment_id", "occurred_at", "status", "reason", "action_required", "id"
-    )
+    # An aggregator's report matched to the carrier's own row is not an event of the timeline.
+    rows = TrackingEvent.objects.filter(
+        shipment_id__in=shipment_ids, duplicate_of__isnull=True
+    ).values_list("shipment_id", "occurred_at", "status", "reason", "action_required", "id")
     for shipment_id, occurred_at, status, reason, action, row_id in rows:
         facts[shipment_id].append(EventFacts(occurred_at, status, reason, action, row_id))
     return facts
@@ -509,17 +628,22 @@ def _publish(
     outbox.publish_many(events=specs)
 
 
+@dataclass(frozen=True)
+class RederiveOutcome:
+    status_changes: int  # shipments whose status changed
+    matched: int  # scans matched across sources (one shown event for two reports)
+
+
 def shipments_rederive(
     *, new_event_counts: dict[int, int], publish: bool, chunk: int = 5000
-) -> int:
-    """Re-derive the status of shipments whose events were written in bulk (an import).
+) -> RederiveOutcome:
+    """Match and re-derive the shipments whose events were written in bulk (an import).
 
     With `publish`, each change is published as a live scan's would be, and estimates hear of the
     new events; a historical backfill passes False so shoppers are not told about old parcels.
-    Returns how many shipments changed status.
     """
     ids = sorted(new_event_counts)
-    changed = 0
+    changed = matched = 0
     for start in range(0, len(ids), chunk):
         part = ids[start : start + chunk]
         now = timezone.now()
@@ -531,20 +655,23 @@ def shipments_rederive(
                 .filter(pk__in=part)
                 .order_by("pk")
             }
-            changes = _apply_derived_states(locked, set(locked), now)
-            changed += len(changes)
+            derived = _apply_derived_states(locked, set(locked), now)
+            changed += len(derived.changes)
+            matched += sum(len(pairs) for pairs in derived.links.values())
             if publish:
-                _publish_rederived(locked, changes, new_event_counts)
-    return changed
+                _publish_rederived(locked, derived, new_event_counts)
+    return RederiveOutcome(status_changes=changed, matched=matched)
 
 
 def _publish_rederived(
-    locked: dict[int, Shipment], changes: dict[int, _Change], counts: dict[int, int]
+    locked: dict[int, Shipment], derived: _DerivedPass, inserted: dict[int, int]
 ) -> None:
     specs: list[outbox.EventSpec] = []
     for pk, shipment in sorted(locked.items()):
-        specs.extend(_status_specs(shipment, changes.get(pk)))
-        if counts.get(pk):
+        specs.extend(_status_specs(shipment, derived.changes.get(pk)))
+        # Each match made now hid one report that this import's rows brought or met.
+        shown = inserted.get(pk, 0) - len(derived.links.get(pk, {}))
+        if shown > 0:
             specs.append(
                 outbox.EventSpec(
                     merchant=shipment.merchant,
@@ -552,7 +679,7 @@ def _publish_rederived(
                     subject=f"shipment:{pk}",
                     data={
                         **shipment_event_data(shipment),
-                        "new_events": counts[pk],
+                        "new_events": shown,
                         "latest_event_at": shipment.last_event_at.isoformat()
                         if shipment.last_event_at
                         else None,

@@ -26,7 +26,7 @@ from django.utils import timezone
 from postpurchase import outbox
 from postpurchase.errors import PermanentIntegrationError, TransientIntegrationError
 from tracking.domain import Lifecycle, ParsedEvent, ShipmentStatus
-from tracking.models import CarrierPollState, EventSource, Shipment
+from tracking.models import CarrierPollState, EventSource, ScanOrigin, Shipment
 from tracking.normalisation import (
     STATUS_CHANGED,
     ShipmentEvents,
@@ -178,7 +178,7 @@ def shipments_poll(
 def _record_polled(shipment: Shipment, events: list[ParsedEvent], now: datetime) -> int:
     with transaction.atomic():
         results = shipments_record_events(
-            batch=[ShipmentEvents(shipment, events, EventSource.POLL)]
+            batch=[ShipmentEvents(shipment, events, EventSource.POLL, ScanOrigin.CARRIER)]
         )
         fresh = Shipment.objects.get(pk=shipment.pk)
         Shipment.objects.filter(pk=shipment.pk).update(

@@ -154,7 +154,10 @@ def timelines_load(pages: Sequence[TrackingPage]) -> None:
     lookups: list[Any] = [
         Prefetch(
             "events",
-            queryset=TrackingEvent.objects.order_by("-occurred_at", "-id"),
+            # An aggregator's report of a scan the carrier's own row shows is not shown again.
+            queryset=TrackingEvent.objects.filter(duplicate_of__isnull=True).order_by(
+                "-occurred_at", "-id"
+            ),
             to_attr="timeline",
         )
     ]

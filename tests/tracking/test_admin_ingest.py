@@ -98,3 +98,28 @@ def test_webhook_secret_is_added_encrypted_and_never_shown(ops_client, merchant_
     assert "x" * 20 not in row.encrypted_secret
     page = ops_client.get(f"/ops/tracking/webhooksecret/{row.pk}/change/").content.decode()
     assert "x" * 20 not in page
+
+
+def test_cross_source_matches_are_counted_and_shown_in_the_timeline(ops_client, merchant_a):
+    from datetime import UTC, datetime
+
+    from tracking.models import ScanOrigin
+    from tracking.normalisation import ShipmentEvents, shipments_record_events
+
+    shipment = ShipmentFactory(order__merchant=merchant_a, carrier="usps")
+    at = datetime(2026, 11, 22, 14, 10, tzinfo=UTC)
+    aggregator = scan(shipment, at.isoformat(), ShipmentStatus.OUT_FOR_DELIVERY, "OFD_AS")
+    carrier = scan(shipment, at.isoformat(), ShipmentStatus.OUT_FOR_DELIVERY, "OF")
+    shipments_record_events(
+        batch=[ShipmentEvents(shipment, [aggregator], "webhook", ScanOrigin.AGGREGATOR)]
+    )
+    listing = ops_client.get("/ops/tracking/shipment/").content.decode()
+    assert "Cross-source matches per carrier" in listing
+    assert "None yet." in listing
+    shipments_record_events(batch=[ShipmentEvents(shipment, [carrier], "poll", ScanOrigin.CARRIER)])
+    listing = ops_client.get("/ops/tracking/shipment/").content.decode()
+    assert "None yet." not in listing
+    assert '<td class="px-3 py-1">usps</td><td class="px-3 py-1">1</td>' in listing
+    detail = ops_client.get(f"/ops/tracking/shipment/{shipment.pk}/change/").content.decode()
+    assert "OFD_AS" in detail
+    assert "Aggregator" in detail

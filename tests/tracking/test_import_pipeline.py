@@ -86,7 +86,7 @@ def test_csv_rows_short_long_and_blank_read_as_the_header_says():
         "status": "in_transit",
     }
     assert by_name[1]["occurred_at"] == "2026-11-21T10:00:00Z"
-    assert all(len(r[1]) == 15 for r in rows)
+    assert all(len(r[1]) == 16 for r in rows)
 
 
 @pytest.mark.django_db

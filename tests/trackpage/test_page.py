@@ -203,3 +203,30 @@ def test_delivered_parcel_shows_when_not_the_old_estimate(client, merchant_a, sh
     assert "Expected delivery" not in body
     assert "Add to calendar" not in body
     assert "Nov 25, 2026, 2:30:00" in body  # in New York time
+
+
+def test_a_scan_reported_by_the_carrier_and_an_aggregator_is_shown_once(
+    client, merchant_a, shipment_a
+):
+    from dataclasses import replace
+
+    from tests.tracking.ingest_helpers import scan
+    from tracking.domain import ShipmentStatus
+    from tracking.models import ScanOrigin
+    from tracking.normalisation import ShipmentEvents, shipments_record_events
+
+    at = "2026-11-22T14:10:00+00:00"
+    relayed = scan(shipment_a, at, ShipmentStatus.OUT_FOR_DELIVERY, "OutForDelivery_001")
+    own = scan(shipment_a, at, ShipmentStatus.OUT_FOR_DELIVERY, "OT")
+    for event, text, source, origin in [
+        (relayed, "Relayed: with courier", "webhook", ScanOrigin.AGGREGATOR),
+        (own, "Own: loaded on delivery vehicle", "poll", ScanOrigin.CARRIER),
+    ]:
+        shipments_record_events(
+            batch=[ShipmentEvents(shipment_a, [replace(event, carrier_text=text)], source, origin)]
+        )
+
+    body = client.get(page_url(merchant_a, shipment_a)).content.decode()
+
+    assert "Own: loaded on delivery vehicle" in body
+    assert "Relayed: with courier" not in body

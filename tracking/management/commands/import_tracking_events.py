@@ -78,7 +78,8 @@ class Command(BaseCommand):
         out.write(
             f"rows {summary.rows}: accepted {summary.accepted}, duplicate {summary.duplicate}, "
             f"rejected {summary.rejected}; shipments touched {summary.shipments_touched}, "
-            f"status changes {summary.status_changes}"
+            f"status changes {summary.status_changes}, "
+            f"matched across sources {summary.matched}"
         )
         for line, reason in sorted(summary.rejections):
             out.write(f"  line {line}: {reason}")
