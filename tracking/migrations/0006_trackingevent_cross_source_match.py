@@ -8,7 +8,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('postpurchase', '0001_initial'),
-        ('tracking', '0004_trackingevent_one_composite_foreign_key'),
+        ('tracking', '0005_inboundwebhook_merchant_index_redundant'),
     ]
 
     operations = [
