@@ -34,6 +34,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness import ensure_database, flush_redis  # noqa: E402 (after sys.path)
+from benchmarks.ingest import bench_orders  # noqa: E402
 
 BASE_TIME = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
 STEPS = ["info_received", "in_transit", "in_transit", "in_transit", "out_for_delivery", "delivered"]
@@ -55,28 +56,14 @@ def parse_args() -> argparse.Namespace:
 
 
 def seed(prefix: str, count: int) -> list[object]:
-    from decimal import Decimal
 
-    from commerce.models import Customer, Order
+    from commerce.models import Customer
     from postpurchase.models import Merchant
     from tracking.models import Shipment
 
     merchant = Merchant.objects.create(name=f"Bench {prefix}", slug=f"bench-{prefix}")
     customer = Customer.objects.create(merchant=merchant, email=f"{prefix}@bench.example")
-    orders = Order.objects.bulk_create(
-        Order(
-            merchant=merchant,
-            number=str(100000 + i),
-            external_id=f"o{i}",
-            customer=customer,
-            placed_at=BASE_TIME - timedelta(days=1),
-            currency="USD",
-            subtotal=Decimal("10"),
-            total=Decimal("10"),
-            shipping_country="US",
-        )
-        for i in range(count)
-    )
+    orders = bench_orders(merchant, customer, count)
     return list(
         Shipment.objects.bulk_create(
             Shipment(

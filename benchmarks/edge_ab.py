@@ -32,7 +32,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.harness import ensure_database, flush_redis, free_port, stop, wait_for_http  # noqa: E402
-from benchmarks.ingest import MERCHANT, SECRET, load_process, webhook_bodies  # noqa: E402
+from benchmarks.ingest import (  # noqa: E402
+    MERCHANT,
+    SECRET,
+    gunicorn_command,
+    load_process,
+    webhook_bodies,
+)
 
 TICK = os.sysconf("SC_CLK_TCK")
 SEED = (
@@ -186,22 +192,7 @@ def serve(
 ) -> subprocess.Popen[bytes]:
     flush_redis(redis_url)
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "benchmarks.ingest_wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.gunicorn_workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.gunicorn_threads),
-            "--log-level",
-            "warning",
-        ],
+        gunicorn_command(port, args.gunicorn_workers, args.gunicorn_threads),
         cwd=tree,
         env=env_for(tree, db, redis_url),
         stdout=subprocess.DEVNULL,

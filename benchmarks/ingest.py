@@ -50,6 +50,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from queue import Empty, Queue
+from typing import Any
 
 from tqdm import tqdm
 
@@ -105,22 +106,36 @@ def service_env(args: argparse.Namespace, settings_module: str) -> dict[str, str
     }
 
 
+def gunicorn_command(port: int, workers: int, threads: int) -> list[str]:
+    """How the edge is served in every edge benchmark: gthread workers, as the image runs it."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "benchmarks.ingest_wsgi:application",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--log-level",
+        "warning",
+    ]
+
+
 # --- data ----------------------------------------------------------------------------------------
 
 
-def seed(shipments: int) -> list[str]:
-    """One merchant with a generic webhook secret, `shipments` UPS shipments; their numbers."""
+def bench_orders(merchant: Any, customer: Any, count: int) -> list[Any]:
+    """`count` one-item orders of the customer, placed the day before the benchmark's scans."""
     from decimal import Decimal
 
-    from commerce.models import Customer, Order
-    from postpurchase.models import Merchant
-    from tracking.models import Shipment
-    from tracking.webhooks.secrets import webhook_secret_add
+    from commerce.models import Order
 
-    merchant = Merchant.objects.create(name="Bench store", slug=MERCHANT)
-    webhook_secret_add(merchant=merchant, source="generic", secret=SECRET)
-    customer = Customer.objects.create(merchant=merchant, email="shopper@bench.example")
-    orders = Order.objects.bulk_create(
+    return Order.objects.bulk_create(
         Order(
             merchant=merchant,
             number=str(100000 + i),
@@ -132,8 +147,22 @@ def seed(shipments: int) -> list[str]:
             total=Decimal("10"),
             shipping_country="US",
         )
-        for i in range(shipments)
+        for i in range(count)
     )
+
+
+def seed(shipments: int) -> list[str]:
+    """One merchant with a generic webhook secret, `shipments` UPS shipments; their numbers."""
+
+    from commerce.models import Customer
+    from postpurchase.models import Merchant
+    from tracking.models import Shipment
+    from tracking.webhooks.secrets import webhook_secret_add
+
+    merchant = Merchant.objects.create(name="Bench store", slug=MERCHANT)
+    webhook_secret_add(merchant=merchant, source="generic", secret=SECRET)
+    customer = Customer.objects.create(merchant=merchant, email="shopper@bench.example")
+    orders = bench_orders(merchant, customer, shipments)
     numbers = [f"1ZBENCH{i:011d}" for i in range(shipments)]
     Shipment.objects.bulk_create(
         Shipment(
@@ -388,22 +417,7 @@ def main() -> None:
     numbers = seed(args.shipments)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     gunicorn = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gunicorn",
-            "benchmarks.ingest_wsgi:application",
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--workers",
-            str(args.gunicorn_workers),
-            "--worker-class",
-            "gthread",
-            "--threads",
-            str(args.gunicorn_threads),
-            "--log-level",
-            "warning",
-        ],
+        gunicorn_command(port, args.gunicorn_workers, args.gunicorn_threads),
         cwd=ROOT,
         env=service_env(args, "benchmarks.ingest_settings"),
         stdout=(log_dir / "gunicorn.log").open("wb"),
