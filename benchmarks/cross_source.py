@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -33,7 +32,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import ensure_database, flush_redis  # noqa: E402 (after sys.path)
+from benchmarks.harness import django_ready, ensure_database, flush_redis  # noqa: E402 (after sys.path)
 from benchmarks.ingest import bench_orders  # noqa: E402
 
 BASE_TIME = datetime(2026, 11, 20, 8, 0, tzinfo=UTC)
@@ -151,16 +150,7 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "TRACKING_INGEST_QUEUE": "ingest",
     }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    django_ready(env, ROOT)
     from tracking.normalisation import shipments_record_events
 
     modes = ["other", "aggregator", "matched"]

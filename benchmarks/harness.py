@@ -1,5 +1,6 @@
-"""What the benchmark scripts share: their own PostgreSQL database, a clean Redis DB, a free
-loopback port, waiting for a served app and stopping a process group."""
+"""What the benchmark scripts share: their own PostgreSQL database, migrated, and Django set up
+on it; a clean Redis DB, a free loopback port, waiting for a served app and stopping a process
+group."""
 
 from __future__ import annotations
 
@@ -8,7 +9,9 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
+from pathlib import Path
 
 
 def ensure_database(url: str, *, drop: bool = False) -> None:
@@ -23,6 +26,25 @@ def ensure_database(url: str, *, drop: bool = False) -> None:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [name]).fetchone()
         if not exists:
             conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def migrate(env: dict[str, str], cwd: Path) -> None:
+    """Migrate the benchmark's database with the code of the checkout `cwd`, in a subprocess."""
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
+        cwd=cwd,
+        env=env,
+        check=True,
+    )
+
+
+def django_ready(env: dict[str, str], cwd: Path) -> None:
+    """Migrate, then set Django up in this process on the same settings (`env`)."""
+    migrate(env, cwd)
+    os.environ.update(env)
+    import django
+
+    django.setup()
 
 
 def flush_redis(url: str) -> None:

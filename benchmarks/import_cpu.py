@@ -129,7 +129,7 @@ def main() -> None:
     tree = args.tree.resolve()
     os.chdir(tree)  # something in the project's start-up puts the working directory first
     sys.path.insert(0, str(tree))
-    from benchmarks.harness import ensure_database, flush_redis
+    from benchmarks.harness import django_ready, ensure_database, flush_redis
 
     ensure_database(args.database_url, drop=True)
     flush_redis(args.redis_url)
@@ -143,16 +143,7 @@ def main() -> None:
         "LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(tree),
     }
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=tree,
-        env=env,
-        check=True,
-    )
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    django_ready(env, tree)
     import tracking
 
     assert Path(tracking.__file__).resolve().is_relative_to(tree), tracking.__file__

@@ -57,7 +57,14 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchmarks.harness import ensure_database, flush_redis, free_port, stop, wait_for_http  # noqa: E402 (after sys.path)
+from benchmarks.harness import (  # noqa: E402 (after sys.path)
+    django_ready,
+    ensure_database,
+    flush_redis,
+    free_port,
+    stop,
+    wait_for_http,
+)
 
 SECRET = "bench-generic-secret-0123456789"  # noqa: S105 - a benchmark fixture
 MERCHANT = "bench"
@@ -404,16 +411,7 @@ def main() -> None:
     ensure_database(args.database_url, drop=True)
     flush_redis(args.redis_url)
     env = service_env(args, "postpurchase.settings")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    django_ready(env, ROOT)
     numbers = seed(args.shipments)
     log_dir = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     gunicorn = subprocess.Popen(

@@ -58,9 +58,11 @@ sys.path.insert(0, str(ROOT))
 from benchmarks.harness import (  # noqa: E402 (after sys.path)
     child_pids,
     cpu_seconds,
+    django_ready,
     ensure_database,
     flush_redis,
     free_port,
+    migrate,
     redis_server_pid,
     stop,
     wait_for_http,
@@ -568,28 +570,14 @@ def main() -> None:
     events = args.shipments * args.events_per_shipment
     ensure_database(args.database_url, drop=args.regenerate)
     env = service_env(args, "postpurchase.settings")
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-    )
-    os.environ.update(env)
-    import django
-
-    django.setup()
+    django_ready(env, ROOT)
     generated = not data_ready(args.shipments, events)
     if generated:
         from django.db import connection
 
         connection.close()
         ensure_database(args.database_url, drop=True)
-        subprocess.run(
-            [sys.executable, "manage.py", "migrate", "--noinput", "-v", "0"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-        )
+        migrate(env, ROOT)
         started = time.monotonic()
         generate(args.shipments, args.events_per_shipment)
         print(f"generated in {time.monotonic() - started:.0f} s", file=sys.stderr)
