@@ -573,17 +573,16 @@ def pages_render_ahead(*, merchant_id: int, order_ids: Sequence[int], changed: b
     return len(due)
 
 
-def pages_render_ahead_recent(*, since: datetime, batch_size: int = 200) -> int:
-    """Render ahead the pages of every order changed (or placed) since `since` that are not
-    stored under their current key; pages rendered. What the hourly beat task runs: a page's key
-    holds the day in the customer's zone, so after each midnight its order renders again here,
-    off the request path, instead of on the shopper's first view."""
-    rendered = 0
-    for merchant_id, ids in render_ahead_order_ids(since=since):
-        for start in range(0, len(ids), batch_size):
-            part = ids[start : start + batch_size]
-            rendered += pages_render_ahead(merchant_id=merchant_id, order_ids=part)
-    return rendered
+def render_ahead_batches(*, since: datetime, batch_size: int = 200) -> list[tuple[int, list[int]]]:
+    """(merchant id, up to `batch_size` order ids) for every order changed (or placed) since
+    `since`: the units of work of the hourly task and of the backfill, each small enough to
+    render well inside one task's time limit."""
+    size = max(1, batch_size)
+    return [
+        (merchant_id, ids[start : start + size])
+        for merchant_id, ids in render_ahead_order_ids(since=since)
+        for start in range(0, len(ids), size)
+    ]
 
 
 def render_ahead_order_ids(*, since: datetime) -> Iterator[tuple[int, list[int]]]:

@@ -197,13 +197,38 @@ def test_the_backfill_on_several_threads_renders_every_order_once(client, mercha
     assert "5 orders, 0 pages rendered" in again.getvalue()
 
 
-def test_the_hourly_task_renders_what_is_not_stored_and_nothing_twice(client, merchant_a):
-    """After a midnight or a cache flush the beat task renders the pages, not the shopper."""
-    from trackpage.tasks import pages_render_ahead_recent
+def test_the_hourly_task_renders_what_is_not_stored_and_nothing_twice(
+    client, merchant_a, merchant_b
+):
+    """After a midnight or a cache flush the beat task renders the pages, not the shopper: it
+    fans out one batch task per merchant and 200 orders, and a batch run again renders nothing."""
+    from trackpage import tasks
 
     shipment = ShipmentFactory(order=OrderFactory(merchant=merchant_a), carrier="ups")
+    other = ShipmentFactory(order=OrderFactory(merchant=merchant_b), carrier="ups")
     cache.clear()  # as after a flush (or new keys after midnight)
 
-    assert pages_render_ahead_recent.delay().get() == 1
-    assert pages_render_ahead_recent.delay().get() == 0  # stored under its key: left alone
-    assert client.get(page_url(merchant_a, shipment)).templates == []  # a hit, not a render
+    assert tasks.pages_render_ahead_recent.delay().get() == 2  # one batch per merchant
+    for each in (shipment, other):
+        assert client.get(page_url(each.merchant, each)).templates == []  # a hit, not a render
+    again = tasks.pages_render_ahead_batch.delay(merchant_a.pk, [shipment.order_id]).get()
+    assert again == 0  # stored under its key: left alone
+
+
+def test_the_hourly_task_splits_many_orders_into_bounded_batches(merchant_a, monkeypatch):
+    """However many orders are in flight, no one task renders more than a batch of them."""
+    from trackpage import tasks
+
+    orders = [
+        ShipmentFactory(order=OrderFactory(merchant=merchant_a), carrier="ups").order
+        for _ in range(5)
+    ]
+    monkeypatch.setattr(tasks, "RENDER_AHEAD_BATCH", 2)
+    queued: list[list[int]] = []
+    monkeypatch.setattr(
+        tasks.pages_render_ahead_batch, "delay", lambda _merchant_id, ids: queued.append(ids)
+    )
+
+    assert tasks.pages_render_ahead_recent.delay().get() == 3
+    assert [len(ids) for ids in queued] == [2, 2, 1]
+    assert sorted(i for ids in queued for i in ids) == sorted(order.pk for order in orders)

@@ -54,14 +54,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         since = timezone.now() - timedelta(days=options["days"])
-        batches = list(services.render_ahead_order_ids(since=since))
-        total = sum(len(ids) for _, ids in batches)
-        size = max(1, options["batch_size"])
-        parts = [
-            (merchant_id, ids[start : start + size])
-            for merchant_id, ids in batches
-            for start in range(0, len(ids), size)
-        ]
+        parts = services.render_ahead_batches(since=since, batch_size=options["batch_size"])
+        total = sum(len(ids) for _, ids in parts)
         rendered = 0
         with tqdm(
             total=total,
