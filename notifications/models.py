@@ -225,6 +225,13 @@ class Message(TenantModel):
         ]
         indexes = [
             models.Index(fields=["merchant", "status"], name="message_status_idx"),
+            # The send loop's "oldest queued messages" (notifications/send_loop.py): queued rows
+            # are few and short-lived, so the index stays small.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(status="queued", is_test=False),
+                name="message_queued_idx",
+            ),
             models.Index(
                 fields=["merchant", "customer_ref", "purpose", "created_at"],
                 name="message_frequency_idx",

@@ -55,7 +55,8 @@ class SendSummary:
     failed: int = 0
 
 
-def _claim(message_ids: Sequence[int]) -> list[Message]:
+def claim(message_ids: Sequence[int]) -> list[Message]:
+    """Claim the queued messages among `message_ids` (moved to `sending`); the rest are skipped."""
     if connection.vendor == "postgresql":
         ids = _claim_postgresql(message_ids)
         if not ids:
@@ -101,6 +102,39 @@ def _claim_postgresql(message_ids: Sequence[int]) -> list[int]:
             ],
         )
         return [row[0] for row in cursor.fetchall()]
+
+
+def claim_queued(limit: int) -> list[Message]:
+    """Claim up to `limit` of the oldest queued messages, whichever tasks were sent for them.
+
+    Any queued, non-test message may be sent by anyone who claims it (the stuck sweep already
+    re-dispatches them by age): its own send task then finds it claimed and does nothing. Uses
+    the partial index of queued messages (`message_queued_idx`).
+    """
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(Message._meta.db_table)
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"UPDATE {table} SET status = %s, attempts = attempts + 1, updated_at = %s "  # noqa: S608 - table name from the model, values bound
+                f"WHERE id IN (SELECT id FROM {table} WHERE status = %s AND NOT is_test "
+                f"ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
+                [MessageStatus.SENDING.value, timezone.now(), MessageStatus.QUEUED.value, limit],
+            )
+            ids = [row[0] for row in cursor.fetchall()]
+        return _load_claimed(ids) if ids else []
+    with transaction.atomic():
+        ids = list(
+            Message.objects.select_for_update(skip_locked=True)
+            .filter(status=MessageStatus.QUEUED, is_test=False)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if not ids:
+            return []
+        Message.objects.filter(pk__in=ids).update(
+            status=MessageStatus.SENDING, attempts=F("attempts") + 1, updated_at=timezone.now()
+        )
+    return _load_claimed(ids)
 
 
 def _still_allowed(messages: list[Message]) -> dict[int, str]:
@@ -159,27 +193,66 @@ def backoff_delay(attempt: int, retry_after: float | None) -> timedelta:
 
 def messages_send(*, message_ids: Sequence[int]) -> SendSummary:
     """Send the queued messages among `message_ids`; others (sent, held, claimed) are skipped."""
-    claimed = _claim(message_ids)
-    if not claimed:
+    batch = prepare(claim(message_ids))
+    if batch is None:
         return SendSummary()
-    now = timezone.now()
+    return record(batch, deliver(batch))
+
+
+@dataclass
+class SendBatch:
+    """A claimed batch checked again for consent: what `deliver` hands over, what `record`
+    writes. Built and recorded on the caller's thread (the database); `deliver` touches none."""
+
+    claimed: list[Message]
+    blocked: dict[int, str]  # message id -> why it may no longer be sent
+    groups: dict[str, list[Message]]  # channel -> its messages still to send
+    outgoing: dict[str, list[OutgoingMessage]]
+    now: datetime
+
+
+Deliveries = dict[str, list[SendResult | Exception]]  # channel -> one result per message
+
+
+def prepare(claimed: list[Message]) -> SendBatch | None:
+    """Re-check a claimed batch's consent and build what goes to the providers (None if empty)."""
+    if not claimed:
+        return None
     blocked = _still_allowed(claimed)
+    groups: dict[str, list[Message]] = defaultdict(list)
+    for message in claimed:
+        if message.pk not in blocked:
+            groups[message.channel].append(message)
+    return SendBatch(
+        claimed=claimed,
+        blocked=blocked,
+        groups=dict(groups),
+        outgoing={name: [outgoing_for(m) for m in group] for name, group in groups.items()},
+        now=timezone.now(),
+    )
+
+
+def deliver(batch: SendBatch) -> Deliveries:
+    """Hand a prepared batch to its channels' providers. No database access: it may run in a
+    thread while the caller's thread claims or records another batch."""
+    return {name: send_many(channel_for(name), out) for name, out in batch.outgoing.items()}
+
+
+def record(batch: SendBatch, results: Deliveries) -> SendSummary:
+    """Write a delivered batch's outcomes, ledger events and retries in one transaction."""
+    now = batch.now
     updates: list[Message] = []
     events: list[MessageEvent] = []
     retries: list[DueSend] = []
-    for message in claimed:
-        if message.pk in blocked:
-            _set(message, MessageStatus.SUPPRESSED, blocked[message.pk], updates)
-            events.append(_event(message, MessageEventType.SUPPRESSED, blocked[message.pk], now))
-    by_channel: dict[str, list[Message]] = defaultdict(list)
-    for message in claimed:
-        if message.pk not in blocked:
-            by_channel[message.channel].append(message)
+    for message in batch.claimed:
+        if message.pk in batch.blocked:
+            reason = batch.blocked[message.pk]
+            _set(message, MessageStatus.SUPPRESSED, reason, updates)
+            events.append(_event(message, MessageEventType.SUPPRESSED, reason, now))
     counts = {"sent": 0, "retrying": 0, "failed": 0}
     sent_details: dict[int, str] = {}  # message id -> its `sent` event's detail
-    for channel_name, group in by_channel.items():
-        results = send_many(channel_for(channel_name), [outgoing_for(m) for m in group])
-        for message, result in zip(group, results, strict=True):
+    for channel_name, group in batch.groups.items():
+        for message, result in zip(group, results[channel_name], strict=True):
             outcome = _apply(message, result, now, updates, events, retries, sent_details)
             counts[outcome] += 1
     with transaction.atomic():
@@ -187,9 +260,9 @@ def messages_send(*, message_ids: Sequence[int]) -> SendSummary:
         MessageEvent.objects.bulk_create(events)
         DueSend.objects.bulk_create(retries)
     return SendSummary(
-        claimed=len(claimed),
+        claimed=len(batch.claimed),
         sent=counts["sent"],
-        suppressed=len(blocked),
+        suppressed=len(batch.blocked),
         retrying=counts["retrying"],
         failed=counts["failed"],
     )

@@ -307,6 +307,9 @@ NOTIFICATIONS_OUTBOX_DIR = env.path("NOTIFICATIONS_OUTBOX_DIR", default=BASE_DIR
 NOTIFICATIONS_PROVIDER_TIMEOUT = env.float("NOTIFICATIONS_PROVIDER_TIMEOUT", default=10.0)
 NOTIFICATIONS_MAX_ATTEMPTS = env.int("NOTIFICATIONS_MAX_ATTEMPTS", default=6)
 NOTIFICATIONS_SEND_BATCH = env.int("NOTIFICATIONS_SEND_BATCH", default=100)
+# A send task goes on with other queued messages for up to this long, claiming each next batch
+# while the current one is with the provider (notifications/send_loop.py); 0: its own ids only.
+NOTIFICATIONS_SEND_LOOP_SECONDS = env.float("NOTIFICATIONS_SEND_LOOP_SECONDS", default=10.0)
 # Mail connections one send task opens at once (each carries >= 20 messages of its batch).
 NOTIFICATIONS_EMAIL_CONNECTIONS = env.int("NOTIFICATIONS_EMAIL_CONNECTIONS", default=4)
 NOTIFICATIONS_RELEASE_BATCH = env.int("NOTIFICATIONS_RELEASE_BATCH", default=500)

@@ -31,6 +31,13 @@ class _Collector(MessageHandler):
         self.sessions: list[int] = []  # id of the SMTP session (connection) of each message
         self.refuse: set[str] = set()
         self.noop_reply = "250 OK"
+        self.pipelining = False  # advertise PIPELINING (RFC 2920) in the EHLO reply
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
+        session.host_name = hostname
+        if self.pipelining:
+            responses.insert(-1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
         if address in self.refuse:
@@ -52,22 +59,24 @@ class _Collector(MessageHandler):
         raise NotImplementedError
 
 
-SMTP_BACKENDS = [
-    "django.core.mail.backends.smtp.EmailBackend",
-    "notifications.channels.smtp_backend.EmailBackend",  # the direct wire path
+SMTP_BACKENDS = [  # (backend, whether the server advertises PIPELINING)
+    ("django.core.mail.backends.smtp.EmailBackend", False),
+    ("notifications.channels.smtp_backend.EmailBackend", False),  # the direct wire path
+    ("notifications.channels.smtp_backend.EmailBackend", True),  # ... pipelined
 ]
 
 
-@pytest.fixture(params=SMTP_BACKENDS, ids=["django-smtp", "platform-smtp"])
-def smtp_server(request, settings) -> Iterator[_Collector]:  # type: ignore[no-untyped-def]  # type: ignore[no-untyped-def]
+@pytest.fixture(params=SMTP_BACKENDS, ids=["django-smtp", "platform-smtp", "platform-pipelined"])
+def smtp_server(request, settings) -> Iterator[_Collector]:  # type: ignore[no-untyped-def]
     handler = _Collector()
+    handler.pipelining = request.param[1]
     with socket.socket() as probe:  # a free loopback port (aiosmtpd needs a fixed one)
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:
-        settings.EMAIL_BACKEND = request.param
+        settings.EMAIL_BACKEND = request.param[0]
         settings.EMAIL_HOST = "127.0.0.1"
         settings.EMAIL_PORT = port
         settings.EMAIL_USE_TLS = False
