@@ -2,8 +2,8 @@ from django.db import migrations
 
 # The page head (trackpage/selectors.py, `page_head`) as a PL/pgSQL function: PostgreSQL keeps
 # the plan of a function's query per connection, so a link's first view does not plan this
-# six-table join again (≈ 0.8 ms of backend CPU planned, ≈ 0.1 ms through the function, in
-# benchmarks/README.md's fourth pass). Django turns psycopg's prepared statements off (for
+# six-table join again (PostgreSQL's CPU per first view ≈ 1.1 ms before, ≈ 0.2 ms through the
+# function, in benchmarks/README.md's fourth pass). Django turns psycopg's prepared statements off (for
 # connection poolers); a function's plan cache works behind any pooler. The body is the
 # selector's `head_sql()`; tests/trackpage/test_page_head_function.py checks the two agree.
 # A migration that changes these columns must replace the function. PostgreSQL only: SQLite
