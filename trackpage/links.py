@@ -60,12 +60,13 @@ def status_token(*, merchant_slug: str, shipment_public_id: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def _verified(token: str, salt: str) -> tuple[Any, float]:
+def _verified(token: str, salt: str, keys: tuple[str, ...]) -> tuple[Any, float]:
     """The signed data of a valid token and its signing time, kept per process (the most recent
     4,096 tokens, about a megabyte): a repeat view of a link skips the HMAC, base64, zlib and
     JSON of `signing.loads`. Only valid signatures are kept (a bad one raises, and exceptions are
     not cached); the age is checked by the caller on every read, and revocation by the page's
-    head, as before. Keys are only rotated by a deploy, which starts new processes."""
+    head, as before. `keys` (the secret key and its fallbacks) are part of the cache key, so a
+    verification is never reused under other keys."""
     data = signing.loads(token, salt=salt)
     return data, float(signing.b62_decode(token.rsplit(":", 2)[1]))
 
@@ -73,7 +74,8 @@ def _verified(token: str, salt: str) -> tuple[Any, float]:
 def _read(token: str, *, salt: str, merchant_slug: str) -> tuple[dict[str, str], datetime]:
     max_age = settings.TRACKPAGE_LINK_MAX_AGE.total_seconds()
     try:
-        data, signed_at = _verified(token, salt)
+        keys = (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
+        data, signed_at = _verified(token, salt, keys)
     except signing.BadSignature as exc:
         raise DomainError(TrackPageErrorCode.LINK_INVALID, "This link is not valid.") from exc
     if time.time() - signed_at > max_age:  # as `signing.loads(max_age=...)` checks it

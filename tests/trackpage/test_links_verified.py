@@ -32,6 +32,15 @@ def test_a_kept_link_opens_nothing_under_another_merchants_slug(client, merchant
         links.page_token_read(merchant_slug=merchant_b.slug, token=token)
 
 
+def test_a_kept_link_is_refused_under_another_secret_key(merchant_a, settings):
+    token = links.page_token_for_shipment(merchant_slug=merchant_a.slug, shipment_public_id="z")
+    links.page_token_read(merchant_slug=merchant_a.slug, token=token)  # kept
+
+    settings.SECRET_KEY = "another-secret-key-" + "k" * 40
+    with pytest.raises(links.DomainError):
+        links.page_token_read(merchant_slug=merchant_a.slug, token=token)
+
+
 def test_a_bad_signature_is_not_kept(merchant_a):
     token = links.page_token_for_shipment(merchant_slug=merchant_a.slug, shipment_public_id="y")
     forged = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
