@@ -10,9 +10,12 @@ deterministic signer (no time), so cached fragments can contain them.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
+from functools import lru_cache
+from typing import Any
 
 from django.conf import settings
 from django.core import signing
@@ -56,22 +59,30 @@ def status_token(*, merchant_slug: str, shipment_public_id: str) -> str:
     )
 
 
-def _issued_at(token: str) -> datetime:
-    timestamp = token.rsplit(":", 2)[1]
-    return datetime.fromtimestamp(signing.b62_decode(timestamp), tz=UTC)
+@lru_cache(maxsize=4096)
+def _verified(token: str, salt: str, keys: tuple[str, ...]) -> tuple[Any, float]:
+    """The signed data of a valid token and its signing time, kept per process (the most recent
+    4,096 tokens, about a megabyte): a repeat view of a link skips the HMAC, base64, zlib and
+    JSON of `signing.loads`. Only valid signatures are kept (a bad one raises, and exceptions are
+    not cached); the age is checked by the caller on every read, and revocation by the page's
+    head, as before. `keys` (the secret key and its fallbacks) are part of the cache key, so a
+    verification is never reused under other keys."""
+    data = signing.loads(token, salt=salt)
+    return data, float(signing.b62_decode(token.rsplit(":", 2)[1]))
 
 
 def _read(token: str, *, salt: str, merchant_slug: str) -> tuple[dict[str, str], datetime]:
-    max_age = settings.TRACKPAGE_LINK_MAX_AGE
+    max_age = settings.TRACKPAGE_LINK_MAX_AGE.total_seconds()
     try:
-        data = signing.loads(token, salt=salt, max_age=max_age)
-    except signing.SignatureExpired as exc:
-        raise DomainError(TrackPageErrorCode.LINK_EXPIRED, "This link has expired.") from exc
+        keys = (settings.SECRET_KEY, *settings.SECRET_KEY_FALLBACKS)
+        data, signed_at = _verified(token, salt, keys)
     except signing.BadSignature as exc:
         raise DomainError(TrackPageErrorCode.LINK_INVALID, "This link is not valid.") from exc
+    if time.time() - signed_at > max_age:  # as `signing.loads(max_age=...)` checks it
+        raise DomainError(TrackPageErrorCode.LINK_EXPIRED, "This link has expired.")
     if not isinstance(data, dict) or data.get("m") != merchant_slug:
         raise DomainError(TrackPageErrorCode.LINK_INVALID, "This link is not valid.")
-    return data, _issued_at(token)
+    return data, datetime.fromtimestamp(signed_at, tz=UTC)
 
 
 def page_token_read(*, merchant_slug: str, token: str) -> PageRef:

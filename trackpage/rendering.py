@@ -336,7 +336,7 @@ def page_cached(
     merchant: Merchant,
     head: PageHead,
     language: str,
-    also: Callable[[Callable[[str], str]], tuple[str, list[str], list[str]]] | None = None,
+    also: shared_cache.Also | None = None,
 ) -> tuple[str | None, list[MerchantPageBlock], bool]:
     """The stored page of this head and language (None when missing or its blocks changed), the
     merchant's blocks for the language, and whether `also` (Lua run by the same Redis command,

@@ -13,6 +13,7 @@ import os
 import secrets
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import redis
@@ -39,10 +40,34 @@ def shared() -> tuple[RedisCache, redis.Redis] | None:
 
 _scripts: dict[str, Any] = {}
 
+# What a caller adds to the Lua command (given the key maker): its Lua, its KEYS, its ARGV.
+Also = Callable[[Callable[[str], str]], tuple[str, list[str], list[str]]]
 
-def get_many_with(
-    keys: Sequence[str], also: Callable[[Callable[[str], str]], tuple[str, list[str], list[str]]]
-) -> dict[str, Any] | None:
+
+def combined(*parts: Also) -> Also:
+    """Several `also` parts as one: each part's Lua runs as a local function given its own KEYS
+    and ARGV (so each body numbers them from 1, as if it ran alone)."""
+
+    def also(make_key: Callable[[str], str]) -> tuple[str, list[str], list[str]]:
+        bodies: list[str] = []
+        keys: list[str] = []
+        args: list[str] = []
+        for i, part in enumerate(parts):
+            body, part_keys, part_args = part(make_key)
+            key_list = ", ".join(f"KEYS[{len(keys) + n + 1}]" for n in range(len(part_keys)))
+            arg_list = ", ".join(f"ARGV[{len(args) + n + 1}]" for n in range(len(part_args)))
+            bodies.append(
+                f"local function part{i}(KEYS, ARGV)\n{body}\nend\n"
+                f"part{i}({{{key_list}}}, {{{arg_list}}})"
+            )
+            keys.extend(part_keys)
+            args.extend(part_args)
+        return "\n".join(bodies), keys, args
+
+    return also
+
+
+def get_many_with(keys: Sequence[str], also: Also) -> dict[str, Any] | None:
     """Django cache values of `keys` (those present), read by one Lua script that first runs
     what `also` gives (given the key maker: Lua, its KEYS, its ARGV): one command and one round
     trip, not a pipeline of several. None when the cache is not Redis."""
@@ -122,6 +147,29 @@ def tagged_set(key: str, tag: str, value: Any, timeout: int) -> None:
     inner: Any = backend._cache
     stored = inner._serializer.dumps((tag, time.time() + timeout, value))
     client.set(backend.make_and_validate_key(key), stored, ex=timeout)
+
+
+@dataclass(frozen=True)
+class TaggedKeep:
+    """A `tagged_set` not done yet: either done by the next Lua command (`script`, as an `also`
+    part of `get_many_with`) to save its round trip, or on its own (`store`)."""
+
+    key: str
+    tag: str
+    value: Any
+    timeout: int
+
+    def script(self, make_key: Callable[[str], str]) -> tuple[str, list[str], list[str]]:
+        """The keep as Lua for `get_many_with`: the same key and value as `tagged_set`."""
+        found = shared()
+        assert found is not None
+        inner: Any = found[0]._cache
+        stored = inner._serializer.dumps((self.tag, time.time() + self.timeout, self.value))
+        lua = "redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])"
+        return lua, [make_key(self.key)], [stored, str(self.timeout)]
+
+    def store(self) -> None:
+        tagged_set(self.key, self.tag, self.value, self.timeout)
 
 
 def tagged_set_many(items: Sequence[tuple[str, str, Any]], timeout: int) -> None:

@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
-from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import translation
@@ -21,7 +20,7 @@ from commerce.models import Order
 from postpurchase.errors import DomainError, NotFoundError
 from postpurchase.models import Merchant
 from tracking.models import Shipment
-from trackpage import destinations, links, rendering, selectors, services
+from trackpage import csrf_tokens, destinations, links, rendering, selectors, services, shared_cache
 from trackpage.client_address import client_ip
 from trackpage.errors import TrackPageErrorCode
 from trackpage.forms import OrderLookupForm, RatingForm, TrackingNumberForm
@@ -186,15 +185,18 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
     merchant = _merchant(merchant_slug)
     language = _language(request, merchant)
     tracking: TrackingPage | None = None
+    keep = None  # a head read from the database, kept by the page's Lua command below
     try:
         ref = links.page_token_read(merchant_slug=merchant.slug, token=token)
-        head = selectors.page_head_cached(merchant=merchant, ref=ref)
+        head, keep = selectors.page_head_kept(merchant=merchant, ref=ref)
         if head is not None:
             services.link_issued_check(revoked_before=head.revoked_before, issued_at=ref.issued_at)
         else:
             tracking, _ref = _load_page(merchant, token)
             head = tracking.head()
     except DomainError as error:
+        if keep is not None:  # a revoked link's head is kept too: its next view is no query
+            keep.store()
         return _link_problem(request, merchant, language, error)
     visitor, new_cookie = _visitor(request, merchant)
     view = services.PageViewCount(
@@ -202,11 +204,14 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
     )
     rated = request.GET.get("rated")
     # The view is counted in the same cache round trip as the page is read, when it can be.
+    also = view.script if keep is None else shared_cache.combined(view.script, keep.script)
     html, page_blocks, counted = rendering.page_cached(
-        merchant=merchant, head=head, language=language, also=view.script
+        merchant=merchant, head=head, language=language, also=also
     )
     if not counted:
         services.page_view_count(view)
+        if keep is not None:
+            keep.store()
     if html is None or rated:
         if tracking is None:
             try:
@@ -219,7 +224,9 @@ def page(request: HttpRequest, merchant_slug: str, token: str) -> HttpResponse:
             )
         else:
             html = rendering.page_store(tracking, language=language, page_blocks=page_blocks)
-    body = rendering.personalise(html, token=token, csrf_token=lambda: get_token(request))
+    body = rendering.personalise(
+        html, token=token, csrf_token=lambda: csrf_tokens.get_token(request)
+    )
     response = HttpResponse(body)
     _set_visitor(response, new_cookie)
     return _finish(request, response, language)
